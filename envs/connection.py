@@ -1,0 +1,326 @@
+"""The one module that talks to SUMO (libsumo in-process, or TraCI over a socket).
+
+Everything else in the project goes through :class:`SumoConnection`, which
+
+* starts SUMO for a :class:`~scenarios.Scenario` with a seed,
+* picks the backend: ``"libsumo"`` (in-process, fastest), ``"traci"`` (a ``sumo`` child process; several
+  per Python process, and ``sumo-gui``), or ``"auto"`` = libsumo unless this process already runs a
+  libsumo simulation, then TraCI. libsumo can hold only one simulation per process; parallel training
+  runs one simulation per worker process, so users never hit that limit,
+* exposes exactly the calls the project needs (lane subscriptions, signal programs, statistics),
+* measures the wall time spent inside SUMO's ``simulationStep`` (for the overhead ratio),
+* turns every SUMO failure into :class:`~scenarios.errors.SimulationError` and never leaks a process:
+  ``close()`` is idempotent and also runs at garbage collection and interpreter exit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import warnings
+import weakref
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+from scenarios import sumo_install
+from scenarios.errors import ConfigError, SimulationError
+from scenarios.scenario import Scenario
+
+Backend = Literal["auto", "libsumo", "traci"]
+BACKENDS: tuple[str, ...] = ("auto", "libsumo", "traci")
+
+_libsumo_lock = threading.Lock()
+_libsumo_owner: "weakref.ref[SumoConnection] | None" = None
+_labels = itertools.count()
+
+# Lane variables subscribed once per simulation; one call per decision returns all of them.
+_LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
+
+
+def _tc() -> Any:
+    import traci.constants as tc  # pure constants module, shared by both backends
+
+    return tc
+
+
+def libsumo_in_use() -> bool:
+    """Whether this process already runs a libsumo simulation."""
+    return _libsumo_owner is not None and _libsumo_owner() is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _kill(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - kill cannot be ignored
+            pass
+
+
+class SumoConnection:
+    """A running SUMO simulation of one scenario.
+
+    Args:
+        scenario: what to simulate.
+        seed: SUMO's random seed (``--seed``): it changes the realised demand of Poisson flows,
+            departure lanes and driver imperfection.
+        backend: ``"auto"``, ``"libsumo"`` or ``"traci"``.
+        gui: run ``sumo-gui`` (forces the TraCI backend).
+        extra_args: additional SUMO command-line options (e.g. output files).
+        step_length: overrides the scenario's step length.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int = 0,
+        backend: Backend = "auto",
+        gui: bool = False,
+        extra_args: Sequence[str] = (),
+        step_length: float | None = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
+        self.scenario = scenario
+        self.seed = int(seed)
+        self.gui = gui
+        self.sim_step_seconds = 0.0  # wall time spent inside simulationStep since start
+        self._proc: subprocess.Popen | None = None
+        self._api: Any = None
+        self._closed = True
+        self._lanes: tuple[str, ...] = ()
+        self._tmp = tempfile.TemporaryDirectory(prefix="wuxi-tsc-sumo-")
+        self._error_log = Path(self._tmp.name) / "sumo-errors.log"
+        self.backend = self._choose_backend(backend, gui)
+        cmd = self._command(extra_args, step_length)
+        self._start(cmd)
+        self._finalizer = weakref.finalize(self, SumoConnection._cleanup, self._api, self._proc,
+                                           self.backend, self._tmp)
+
+    # ------------------------------------------------------------------ lifecycle
+    @staticmethod
+    def _choose_backend(backend: Backend, gui: bool) -> str:
+        if gui:
+            return "traci"
+        if backend == "libsumo" and libsumo_in_use():
+            raise SimulationError(
+                "libsumo can run only one simulation per process and one is already open. Close it "
+                "first, use backend='traci', or run simulations in worker processes (n_envs > 1 does this)."
+            )
+        if backend == "auto":
+            return "traci" if libsumo_in_use() else "libsumo"
+        return backend
+
+    def _command(self, extra_args: Sequence[str], step_length: float | None) -> list[str]:
+        sc = self.scenario
+        binary = sumo_install.binary("sumo-gui" if self.gui else "sumo")
+        cmd = [str(binary), "-n", str(sc.net_file), "--seed", str(self.seed),
+               "--begin", str(sc.begin), "--end", str(sc.end),
+               "--step-length", str(step_length or sc.step_length),
+               "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true",
+               "--error-log", str(self._error_log)]
+        if sc.route_files:
+            cmd += ["-r", ",".join(str(p) for p in sc.route_files)]
+        if sc.additional_files:
+            cmd += ["-a", ",".join(str(p) for p in sc.additional_files)]
+        cmd += list(sc.sumo_args) + list(extra_args)
+        if self.gui:
+            cmd += ["--start", "true", "--quit-on-end", "true"]
+        return cmd
+
+    def _start(self, cmd: list[str]) -> None:
+        global _libsumo_owner
+        try:
+            if self.backend == "libsumo":
+                import libsumo
+
+                with _libsumo_lock:
+                    if libsumo_in_use():
+                        raise SimulationError("libsumo already runs a simulation in this process.")
+                    libsumo.start(cmd)
+                    _libsumo_owner = weakref.ref(self)
+                self._api = libsumo
+            else:
+                import traci
+
+                port = _free_port()
+                self._proc = subprocess.Popen(
+                    cmd + ["--remote-port", str(port)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                )
+                self._api = traci.connect(port, numRetries=200, proc=self._proc, label=None)
+        except SimulationError:
+            raise
+        except Exception as exc:  # libsumo/traci raise their own types; never leak them
+            _kill(self._proc)
+            raise SimulationError(self._describe_failure("SUMO failed to start", exc)) from None
+        self._closed = False
+
+    def _describe_failure(self, what: str, exc: BaseException | None) -> str:
+        log = ""
+        try:
+            log = self._error_log.read_text(errors="replace").strip()
+        except OSError:
+            pass
+        detail = log.splitlines()[-5:] if log else [str(exc) if exc else "no message"]
+        return (f"{what} for scenario {self.scenario.name!r} (net {self.scenario.net_file}): "
+                + " | ".join(detail) + ". Check the scenario files (python -m scenarios info PATH).")
+
+    @staticmethod
+    def _cleanup(api: Any, proc: subprocess.Popen | None, backend: str,
+                 tmp: tempfile.TemporaryDirectory) -> None:
+        global _libsumo_owner
+        try:
+            if api is not None:
+                api.close(wait=False) if backend == "traci" else api.close()
+        except Exception:  # noqa: BLE001 - closing a dead simulation must not raise
+            pass
+        finally:
+            _kill(proc)
+            if backend == "libsumo":
+                _libsumo_owner = None
+            tmp.cleanup()
+
+    def close(self) -> None:
+        """Stop SUMO and release everything. Safe to call any number of times."""
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer()  # weakref.finalize also runs at garbage collection and at exit
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the SUMO child process (TraCI backend), else ``None``."""
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self) -> "SumoConnection":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ calls
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        if self._closed:
+            raise SimulationError(f"{what}: the simulation is closed; call reset() first.")
+        try:
+            return fn(*args)
+        except Exception as exc:  # FatalTraCIError, TraCIException, libsumo errors, socket errors
+            dead = self._proc is not None and self._proc.poll() is not None
+            self.close()
+            reason = "the SUMO process died" if dead else "SUMO raised an error"
+            raise SimulationError(self._describe_failure(f"{what}: {reason}", exc)) from None
+
+    def simulation_step(self, until: float) -> None:
+        """Advance the simulation to time ``until`` (seconds) in one call into SUMO."""
+        t0 = time.perf_counter()
+        self._call("simulationStep", self._api.simulationStep, float(until))
+        self.sim_step_seconds += time.perf_counter() - t0
+
+    def time(self) -> float:
+        """Current simulation time in seconds."""
+        return float(self._call("getTime", self._api.simulation.getTime))
+
+    def traffic_light_ids(self) -> tuple[str, ...]:
+        """Ids of all traffic lights in the network."""
+        return tuple(self._call("trafficlight.getIDList", self._api.trafficlight.getIDList))
+
+    def program_phases(self, tls_id: str) -> list[tuple[float, str]]:
+        """``(duration, state)`` of each phase of the signal's active program."""
+        tl = self._api.trafficlight
+        program = self._call("getProgram", tl.getProgram, tls_id)
+        logics = self._call("getAllProgramLogics", tl.getAllProgramLogics, tls_id)
+        logic = next((lg for lg in logics if lg.programID == program), logics[0])
+        return [(float(p.duration), str(p.state)) for p in logic.phases]
+
+    def controlled_links(self, tls_id: str) -> list[list[tuple[str, str, str]]]:
+        """Per signal index, the ``(in_lane, out_lane, via_lane)`` links it controls."""
+        links = self._call("getControlledLinks", self._api.trafficlight.getControlledLinks, tls_id)
+        return [[tuple(link) for link in group] for group in links]
+
+    def lane_static(self, lane_id: str) -> tuple[float, float]:
+        """``(length_m, max_speed_mps)`` of a lane."""
+        lane = self._api.lane
+        return (float(self._call("lane.getLength", lane.getLength, lane_id)),
+                float(self._call("lane.getMaxSpeed", lane.getMaxSpeed, lane_id)))
+
+    def install_program(self, tls_id: str, program_id: str, phases: Sequence[tuple[float, str]],
+                        start_phase: int = 0) -> None:
+        """Install a static program (``(duration, state)`` phases) and switch the signal to it."""
+        tl = self._api.trafficlight
+        logic = tl.Logic(program_id, 0, start_phase,
+                         [tl.Phase(float(d), s, float(d), float(d)) for d, s in phases])
+        self._call("setProgramLogic", tl.setProgramLogic, tls_id, logic)
+        self._call("setProgram", tl.setProgram, tls_id, program_id)
+        self._call("setPhase", tl.setPhase, tls_id, start_phase)
+
+    def set_program(self, tls_id: str, program_id: str) -> None:
+        """Switch a signal to another loaded program (e.g. an actuated one from an additional file)."""
+        self._call("setProgram", self._api.trafficlight.setProgram, tls_id, program_id)
+
+    def set_phase(self, tls_id: str, index: int) -> None:
+        """Jump the signal's active program to phase ``index``."""
+        self._call("setPhase", self._api.trafficlight.setPhase, tls_id, int(index))
+
+    def set_phase_duration(self, tls_id: str, remaining: float) -> None:
+        """Set the remaining duration (seconds) of the signal's current phase."""
+        self._call("setPhaseDuration", self._api.trafficlight.setPhaseDuration, tls_id,
+                   float(remaining))
+
+    def subscribe_lanes(self, lane_ids: Sequence[str]) -> None:
+        """Subscribe the per-lane traffic variables of these lanes (see :meth:`lane_values`)."""
+        tc = _tc()
+        variables = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
+                     tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
+        for lane_id in lane_ids:
+            self._call("lane.subscribe", self._api.lane.subscribe, lane_id, variables)
+        self._lanes = tuple(lane_ids)
+
+    def lane_values(self) -> dict[str, tuple[float, float, float, float, float]]:
+        """Latest subscribed values per lane: (count, halting, occupancy 0-1, mean speed m/s, waiting s)."""
+        tc = _tc()
+        raw = self._call("lane.getAllSubscriptionResults", self._api.lane.getAllSubscriptionResults)
+        keys = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
+                tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
+        return {lane: tuple(float(values[k]) for k in keys) for lane, values in raw.items()}
+
+    def stats(self) -> dict[str, float]:
+        """Cumulative network statistics since the start of the simulation.
+
+        Keys: ``loaded``, ``inserted``, ``running``, ``arrived`` (= inserted - running), ``waiting``
+        (vehicles waiting to be inserted: the insertion backlog), ``teleports``.
+        """
+        get = self._api.simulation.getParameter
+        names = {"loaded": "stats.vehicles.loaded", "inserted": "stats.vehicles.inserted",
+                 "running": "stats.vehicles.running", "waiting": "stats.vehicles.waiting",
+                 "teleports": "stats.teleports.total"}
+        out = {k: float(self._call("getParameter", get, "", v)) for k, v in names.items()}
+        out["arrived"] = out["inserted"] - out["running"]
+        return out
+
+    def min_expected_vehicles(self) -> int:
+        """Vehicles running or still to come; 0 means the demand is exhausted."""
+        return int(self._call("getMinExpectedNumber", self._api.simulation.getMinExpectedNumber))
+
+    def screenshot(self, path: str | os.PathLike[str]) -> None:
+        """Save a screenshot of the main view (sumo-gui only)."""
+        if not self.gui:
+            raise SimulationError("screenshot() needs gui=True (sumo-gui).")
+        self._call("gui.screenshot", self._api.gui.screenshot, "View #0", str(path))

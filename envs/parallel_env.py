@@ -1,0 +1,301 @@
+"""PettingZoo ``ParallelEnv``: one agent per signalised intersection of a SUMO scenario."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from envs.config import EnvConfig, make_env_config
+from envs.connection import SumoConnection
+from envs.layout import discover
+from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation, neighbour_summary
+from envs.rewards import make_reward
+from envs.signals import PhaseSet, SignalController
+from envs.state import IntersectionSpec, IntersectionState
+from scenarios.errors import ConfigError, InvalidActionError, TSCError
+from scenarios.scenario import Scenario
+
+_EPS = 1e-6
+
+
+def resolve(scenario: Scenario | str) -> Scenario:
+    """A :class:`Scenario` from itself, a catalogue name, or a path to a ``.sumocfg``/``.net.xml``."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    import scenarios
+
+    if scenario in scenarios.list_scenarios():
+        return scenarios.build(scenario)
+    return scenarios.load(scenario)
+
+
+class TrafficSignalEnv(ParallelEnv):
+    """Multi-agent traffic-signal control on a SUMO scenario.
+
+    **Agents**: one per traffic light with two or more green phases (``config.agents`` restricts
+    control to a subset; the others run their static program). Agent names are the SUMO tls ids.
+
+    **Action space**: ``Discrete(max_phases)`` in ``phase`` mode (the next green; padded entries are
+    always masked) or ``Discrete(len(green_durations))`` in ``duration`` mode (the running green's
+    duration, phase order kept). Yellow and all-red transitions are inserted automatically; min- and
+    max-green are enforced. ``info[agent]["action_mask"]`` says which actions are allowed at the next
+    step. A masked action is replaced by the closest allowed one and reported in
+    ``info[agent]["action_overridden"]`` (or raises :class:`InvalidActionError` with
+    ``strict_actions=True``); an action outside the space always raises.
+
+    **Observation space**: ``Box(0, 1)`` (``pressure`` observation: ``[-1, 1]``) of a fixed size set
+    by the observation function and the padding ``max_lanes``/``max_phases``, optionally followed by
+    each neighbour's (density, queue).
+
+    **Rewards**: a registered reward per agent (``queue``, ``pressure``, ``wait_change``, ``delay``),
+    optionally plus ``neighbour_reward_weight`` times the neighbours' rewards (MA2C).
+
+    **Episode end**: ``truncated`` for every agent when the scenario horizon is reached (or the
+    network stays jammed, if ``jam_halting_fraction`` is set); ``terminated`` is always ``False``.
+
+    **Info**: per agent ``action_mask``, ``applied_action``, ``action_overridden``, ``queue``, and
+    network metrics: ``time``, ``running``, ``arrived``, ``inserted``, ``backlog`` (vehicles waiting
+    to enter), ``teleports``, ``halting`` and ``mean_speed`` (on the signals' approaches), ``jammed``.
+
+    Args:
+        scenario: a :class:`~scenarios.Scenario`, a catalogue name (``"wuxi-core"``) or a path to a
+            ``.sumocfg``.
+        config: an :class:`~envs.config.EnvConfig` or a dict of its fields.
+        render_mode: ``"human"`` runs ``sumo-gui``.
+        **overrides: individual :class:`EnvConfig` fields.
+    """
+
+    metadata = {"name": "wuxi_tsc_parallel_v0", "render_modes": ["human"], "is_parallelizable": True}
+
+    def __init__(self, scenario: Scenario | str, config: EnvConfig | dict[str, Any] | None = None,
+                 *, render_mode: str | None = None, **overrides: Any) -> None:
+        self.config = make_env_config(config, **overrides)
+        self.scenario = resolve(scenario)
+        if render_mode not in (None, "human"):
+            raise InvalidActionError(f"render_mode={render_mode!r}: use None or 'human'.")
+        self.render_mode = render_mode
+        self._timing = self.config.timing()
+        self._observation = make_observation(self.config.observation)
+        self._reward = make_reward(self.config.reward)
+        self._conn: SumoConnection | None = None
+        with SumoConnection(self.scenario, backend=self.config.backend,
+                            extra_args=self.config.sumo_args) as probe:
+            layout = discover(probe, self.config.yellow_time, self.config.agents)
+        self.specs: dict[str, IntersectionSpec] = {t: s for t, (s, _) in layout.items()}
+        self.phase_sets: dict[str, PhaseSet] = {t: p for t, (_, p) in layout.items()}
+        self.possible_agents = list(layout)
+        self.agents: list[str] = []
+        self.dims = self._dims()
+        self._obs_spaces: dict[str, gymnasium.spaces.Box] = {}
+        self._act_spaces: dict[str, gymnasium.spaces.Discrete] = {}
+        self._controllers: dict[str, SignalController] = {}
+        self._lane_ids = tuple(dict.fromkeys(
+            lane for s in self.specs.values() for lane in s.in_lanes + s.out_lanes))
+        lane_pos = {lane: i for i, lane in enumerate(self._lane_ids)}
+        self._in_idx = {t: np.array([lane_pos[x] for x in s.in_lanes]) for t, s in self.specs.items()}
+        self._out_idx = {t: np.array([lane_pos[x] for x in s.out_lanes]) for t, s in self.specs.items()}
+        self._rng = np.random.default_rng()
+        self._states: dict[str, IntersectionState] = {}
+        self._jam_since: float | None = None
+        self.sumo_seed: int | None = None
+
+    # ------------------------------------------------------------------ spaces
+    def _dims(self) -> ObsDims:
+        c = self.config
+        max_lanes = c.max_lanes or max(len(s.in_lanes) for s in self.specs.values())
+        max_phases = c.max_phases or max(p.n_greens for p in self.phase_sets.values())
+        too_big = [t for t, p in self.phase_sets.items() if p.n_greens > max_phases]
+        too_wide = [t for t, s in self.specs.items() if len(s.in_lanes) > max_lanes]
+        if too_big or too_wide:
+            raise ConfigError(f"env.max_phases={max_phases}/max_lanes={max_lanes} too small for "
+                              f"{too_big or too_wide}; raise them or leave them unset (auto).")
+        n_actions = max_phases if c.action_mode == "phase" else len(c.green_durations)
+        return ObsDims(max_lanes=max_lanes, max_phases=max_phases, n_actions=n_actions)
+
+    @property
+    def obs_size(self) -> int:
+        """Length of each agent's observation vector."""
+        extra = NEIGHBOUR_FEATURES * self.dims.max_neighbours if self.config.neighbour_obs else 0
+        return self._observation.size(self.dims) + extra
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+        # PettingZoo requires the same object on every call.
+        if agent not in self._obs_spaces:
+            low = -1.0 if self.config.observation == "pressure" else 0.0
+            self._obs_spaces[agent] = gymnasium.spaces.Box(low, 1.0, shape=(self.obs_size,),
+                                                           dtype=np.float32)
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
+        if agent not in self._act_spaces:
+            self._act_spaces[agent] = gymnasium.spaces.Discrete(self.dims.n_actions)
+        return self._act_spaces[agent]
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, seed: int | None = None, options: dict | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        """Start a new episode; ``seed`` seeds SUMO (and so the realised demand)."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+            self.sumo_seed = int(seed)
+        else:
+            self.sumo_seed = int(self._rng.integers(0, 2**31 - 1))
+        self._close_sim()
+        self._conn = SumoConnection(self.scenario, seed=self.sumo_seed, backend=self.config.backend,
+                                    gui=self.render_mode == "human", extra_args=self.config.sumo_args)
+        now = self._conn.time()
+        self._controllers = {}
+        for tls in self.possible_agents:
+            ctrl = SignalController(self.phase_sets[tls], self._timing, self.dims.n_actions)
+            self._conn.install_program(tls, "wuxi-tsc", ctrl.program)
+            self._apply(tls, ctrl.reset(now))
+            self._controllers[tls] = ctrl
+        self._conn.subscribe_lanes(self._lane_ids)
+        self._conn.simulation_step(now)  # fills the subscriptions without advancing time
+        self.agents = list(self.possible_agents)
+        self._jam_since = None
+        self._states = self._snapshot()
+        infos = self._infos({a: None for a in self.agents}, set(), jammed=False)
+        return self._observations(), infos
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Apply one action per live agent, run ``delta_time`` seconds, return the five dicts."""
+        if not self.agents or self._conn is None:
+            raise TSCError("step() called on a finished or unstarted episode; call reset() first.")
+        missing = [a for a in self.agents if a not in actions]
+        unknown = [a for a in actions if a not in self.agents]
+        if missing or unknown:
+            raise InvalidActionError(f"actions must have one entry per live agent; missing {missing}, "
+                                     f"unknown {unknown}.")
+        now = self._conn.time()
+        applied: dict[str, int] = {}
+        overridden = set()
+        for agent in self.agents:
+            commands, a = self._controllers[agent].apply(actions[agent], now,
+                                                         strict=self.config.strict_actions)
+            self._apply(agent, commands)
+            applied[agent] = a
+            if a != int(actions[agent]):
+                overridden.add(agent)
+        target = min(now + self.config.delta_time, self.scenario.end)
+        self._conn.simulation_step(target)
+        previous, self._states = self._states, self._snapshot()
+        rewards = self._rewards(previous)
+        jammed = self._jammed(target)
+        done = target >= self.scenario.end - _EPS or jammed
+        obs = self._observations()
+        infos = self._infos(applied, overridden, jammed)
+        terminations = {a: False for a in self.agents}
+        truncations = {a: done for a in self.agents}
+        if done:
+            self.agents = []
+        return obs, rewards, terminations, truncations, infos
+
+    def action_mask(self, agent: str) -> np.ndarray:
+        """Actions allowed for ``agent`` at the next step."""
+        return self._states[agent].action_mask.copy()
+
+    def close(self) -> None:
+        """Stop SUMO. Idempotent."""
+        self._close_sim()
+        self.agents = []
+
+    def render(self) -> None:
+        """With ``render_mode="human"`` the episode runs in sumo-gui, so there is nothing to do here."""
+        return None
+
+    def state(self) -> np.ndarray:
+        """Global state for centralised critics: all agents' observations, concatenated."""
+        obs = self._observations()
+        return np.concatenate([obs[a] for a in self.possible_agents if a in obs])
+
+    @property
+    def connection(self) -> SumoConnection | None:
+        """The running simulation (for the evaluation harness and benchmarks)."""
+        return self._conn
+
+    # ------------------------------------------------------------------ internals
+    def _close_sim(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _apply(self, tls: str, commands: list[tuple[str, float]]) -> None:
+        assert self._conn is not None
+        for kind, value in commands:
+            if kind == "set_phase":
+                self._conn.set_phase(tls, int(value))
+            else:
+                self._conn.set_phase_duration(tls, value)
+
+    def _snapshot(self) -> dict[str, IntersectionState]:
+        assert self._conn is not None
+        values = self._conn.lane_values()
+        v = np.array([values[lane] for lane in self._lane_ids], dtype=float).reshape(-1, 5)
+        now = self._conn.time()
+        states = {}
+        for tls in self.possible_agents:
+            ctrl, i, o = self._controllers[tls], self._in_idx[tls], self._out_idx[tls]
+            states[tls] = IntersectionState(
+                time=now, in_count=v[i, 0], in_halting=v[i, 1], in_occupancy=v[i, 2] / 100.0,
+                in_mean_speed=v[i, 3], in_waiting=v[i, 4], out_count=v[o, 0], phase=ctrl.current,
+                time_in_green=ctrl.time_in_green(now), action_mask=ctrl.mask(now))
+        self._lane_matrix = v
+        return states
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        out = {}
+        for agent in self.agents:
+            spec, state = self.specs[agent], self._states[agent]
+            vec = self._observation(spec, state, self.dims)
+            if self.config.neighbour_obs:
+                block = np.zeros((self.dims.max_neighbours, NEIGHBOUR_FEATURES), dtype=np.float32)
+                for k, n in enumerate(spec.neighbours[: self.dims.max_neighbours]):
+                    block[k] = neighbour_summary(self.specs[n], self._states[n])
+                vec = np.concatenate([vec, block.ravel()])
+            out[agent] = vec.astype(np.float32)
+        return out
+
+    def _rewards(self, previous: dict[str, IntersectionState]) -> dict[str, float]:
+        own = {t: float(self._reward(self.specs[t], self._states[t], previous[t])) for t in self.possible_agents}
+        w = self.config.neighbour_reward_weight
+        return {a: own[a] + w * sum(own[n] for n in self.specs[a].neighbours) for a in self.agents}
+
+    def _network_metrics(self, jammed: bool) -> dict[str, float]:
+        assert self._conn is not None
+        stats = self._conn.stats()
+        v = self._lane_matrix
+        count = v[:, 0].sum()
+        return {
+            "time": self._conn.time(), "running": stats["running"], "arrived": stats["arrived"],
+            "inserted": stats["inserted"], "backlog": stats["waiting"], "teleports": stats["teleports"],
+            "halting": float(v[:, 1].sum()),
+            "mean_speed": float((v[:, 0] * v[:, 3]).sum() / count) if count > 0 else 0.0,
+            "jammed": jammed,
+        }
+
+    def _infos(self, applied: dict[str, int | None], overridden: set[str], jammed: bool) -> dict[str, dict]:
+        net = self._network_metrics(jammed)
+        self.last_metrics = net
+        infos = {}
+        for agent in applied:
+            state = self._states[agent]
+            infos[agent] = dict(net, action_mask=state.action_mask.copy(), applied_action=applied[agent],
+                                action_overridden=agent in overridden, queue=float(state.in_halting.sum()))
+        return infos
+
+    def _jammed(self, now: float) -> bool:
+        frac = self.config.jam_halting_fraction
+        if frac is None:
+            return False
+        v = self._lane_matrix
+        count = v[:, 0].sum()
+        if count >= 10 and v[:, 1].sum() >= frac * count:
+            if self._jam_since is None:
+                self._jam_since = now
+            return now - self._jam_since >= self.config.jam_patience
+        self._jam_since = None
+        return False

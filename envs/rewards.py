@@ -1,0 +1,68 @@
+"""Reward functions, registered by name.
+
+A reward function maps one intersection's spec, its snapshot now and its previous snapshot (the one
+at the last decision) to a float. All rewards are "higher is better". Register your own with
+:func:`register_reward`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from envs.state import IntersectionSpec, IntersectionState
+from scenarios.errors import ConfigError
+
+RewardFn = Callable[[IntersectionSpec, IntersectionState, IntersectionState], float]
+_REGISTRY: dict[str, RewardFn] = {}
+
+
+def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
+    """Decorator registering a reward function under ``name``."""
+
+    def wrap(fn: RewardFn) -> RewardFn:
+        _REGISTRY[name] = fn
+        return fn
+
+    return wrap
+
+
+def make_reward(name: str) -> RewardFn:
+    """Return the reward registered as ``name``.
+
+    Raises:
+        ConfigError: no reward has that name.
+    """
+    if name not in _REGISTRY:
+        raise ConfigError(f"reward={name!r} is unknown; registered: {', '.join(sorted(_REGISTRY))}.")
+    return _REGISTRY[name]
+
+
+def reward_names() -> list[str]:
+    """Names of all registered rewards."""
+    return sorted(_REGISTRY)
+
+
+@register_reward("queue")
+def queue_reward(spec: IntersectionSpec, now: IntersectionState, prev: IntersectionState) -> float:
+    """Minus the number of halting vehicles on the approaches."""
+    return -float(np.sum(now.in_halting))
+
+
+@register_reward("pressure")
+def pressure_reward(spec: IntersectionSpec, now: IntersectionState, prev: IntersectionState) -> float:
+    """Minus the intersection pressure |vehicles in - vehicles out| (PressLight, Wei et al. 2019)."""
+    return -abs(float(np.sum(now.in_count)) - float(np.sum(now.out_count)))
+
+
+@register_reward("wait_change")
+def wait_change_reward(spec: IntersectionSpec, now: IntersectionState, prev: IntersectionState) -> float:
+    """Decrease of the accumulated waiting time on the approaches since the last decision (seconds/100)."""
+    return (float(np.sum(prev.in_waiting)) - float(np.sum(now.in_waiting))) / 100.0
+
+
+@register_reward("delay")
+def delay_reward(spec: IntersectionSpec, now: IntersectionState, prev: IntersectionState) -> float:
+    """Minus the approach delay rate: sum over incoming lanes of vehicles * (1 - speed / limit)."""
+    return -now.delay(spec)

@@ -1,0 +1,285 @@
+"""Signal logic: which phases an agent may pick, and the yellow/all-red transitions between them.
+
+Pure Python (no SUMO calls): a :class:`SignalController` turns an agent's action into commands
+(``("set_phase", index)`` or ``("set_duration", seconds)``) for a program that
+:func:`build_program` derives from the intersection's own static program, so tests can check the
+rules without a simulator.
+
+Two action modes (``SignalTiming.action_mode``):
+
+* ``"phase"``: every ``delta_time`` seconds the agent picks the next green phase (acyclic). A change
+  inserts the yellow (and all-red, where the net has one) transition automatically. Min-green and
+  max-green are enforced through the action mask: during min-green only the current phase is
+  allowed; after max-green the current phase is not.
+* ``"duration"``: the phase order of the static program is kept (a cycle, as signal engineers time
+  it); when a green starts, the agent picks its duration from ``green_durations``. SUMO ends the
+  green exactly after that time and runs the transition itself. While a green is running, the mask
+  allows only the duration already committed (so no action is ever silently ignored).
+
+An action that the mask forbids raises :class:`~scenarios.errors.InvalidActionError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from scenarios.errors import ConfigError, InvalidActionError, ScenarioError
+
+ActionMode = Literal["phase", "duration"]
+Command = tuple[str, float]
+_FOREVER = 1e6  # a green "held until the controller says otherwise"
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class SignalTiming:
+    """Timing rules shared by all controlled intersections.
+
+    Attributes:
+        delta_time: seconds between two decisions.
+        yellow_time: yellow duration; ``None`` takes the longest yellow of the net's programs.
+        min_green: a green lasts at least this long.
+        max_green: a green lasts at most this long (phase mode).
+        action_mode: ``"phase"`` or ``"duration"`` (see module docstring).
+        green_durations: the durations an agent chooses from in duration mode.
+    """
+
+    delta_time: float = 5.0
+    yellow_time: float | None = None
+    min_green: float = 10.0
+    max_green: float = 60.0
+    action_mode: ActionMode = "phase"
+    green_durations: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
+
+    def __post_init__(self) -> None:
+        if self.delta_time <= 0:
+            raise ConfigError(f"delta_time={self.delta_time} must be > 0 seconds.")
+        if self.yellow_time is not None and self.yellow_time < 0:
+            raise ConfigError(f"yellow_time={self.yellow_time} must be >= 0 seconds.")
+        if not 0 <= self.min_green <= self.max_green:
+            raise ConfigError(f"min_green={self.min_green} and max_green={self.max_green}: need "
+                              "0 <= min_green <= max_green.")
+        if self.action_mode not in ("phase", "duration"):
+            raise ConfigError(f"action_mode={self.action_mode!r}: use 'phase' or 'duration'.")
+        if not self.green_durations or min(self.green_durations) <= 0:
+            raise ConfigError("green_durations must be a non-empty list of positive seconds.")
+
+
+def _is_green(state: str) -> bool:
+    return any(c in "Gg" for c in state) and not any(c in "yYu" for c in state)
+
+
+def _is_all_red(state: str) -> bool:
+    return not any(c in "GgyYu" for c in state)
+
+
+def yellow_between(current: str, nxt: str) -> str:
+    """Transition state from green ``current`` to green ``nxt``: links losing their green turn yellow."""
+    out = []
+    for c, n in zip(current, nxt):
+        if c in "Gg":
+            out.append(c if n in "Gg" else "y")
+        else:
+            out.append(c if c == n else "r")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class PhaseSet:
+    """The distinct green phases of a signal plus its transition times.
+
+    Attributes:
+        tls_id: the traffic light id.
+        greens: green states in the order of the static program.
+        green_durations: the static program's duration of each green (for fixed-time plans).
+        yellow_time: yellow seconds.
+        all_red_time: all-red seconds (0 when the net's program has none).
+    """
+
+    tls_id: str
+    greens: tuple[str, ...]
+    green_durations: tuple[float, ...]
+    yellow_time: float
+    all_red_time: float
+
+    @classmethod
+    def from_program(cls, tls_id: str, phases: list[tuple[float, str]],
+                     yellow_time: float | None = None) -> "PhaseSet":
+        """Extract greens, yellow and all-red times from a static program's ``(duration, state)`` list.
+
+        Raises:
+            ScenarioError: the program has no green phase.
+        """
+        greens: list[str] = []
+        durations: list[float] = []
+        for duration, state in phases:
+            if _is_green(state) and state not in greens:
+                greens.append(state)
+                durations.append(duration)
+        if not greens:
+            raise ScenarioError(f"Traffic light {tls_id!r}: its program has no green phase "
+                                "(no 'G'/'g' state). Fix the tlLogic in the net or additional file.")
+        yellows = [d for d, s in phases if any(c in "yY" for c in s)]
+        reds = [d for d, s in phases if _is_all_red(s)]
+        if yellow_time is None:
+            yellow_time = max(yellows) if yellows else 3.0
+        return cls(tls_id, tuple(greens), tuple(durations), float(yellow_time),
+                   float(max(reds)) if reds else 0.0)
+
+    @property
+    def n_greens(self) -> int:
+        """Number of distinct green phases."""
+        return len(self.greens)
+
+    @property
+    def transition_time(self) -> float:
+        """Yellow plus all-red seconds."""
+        return self.yellow_time + self.all_red_time
+
+    def transition(self, i: int, j: int) -> list[tuple[float, str]]:
+        """The phases from green ``i`` to green ``j`` (yellow, then all-red if any)."""
+        out = [(self.yellow_time, yellow_between(self.greens[i], self.greens[j]))]
+        if self.all_red_time > 0:
+            out.append((self.all_red_time, "r" * len(self.greens[i])))
+        return [(d, s) for d, s in out if d > 0]
+
+
+class SignalController:
+    """Applies one agent's actions to one signal under :class:`SignalTiming` rules.
+
+    The controller mirrors the program it installs in SUMO, so it knows at any time which green is
+    shown and since when, without querying SUMO.
+    """
+
+    def __init__(self, phases: PhaseSet, timing: SignalTiming, n_actions: int) -> None:
+        if timing.delta_time <= phases.transition_time and phases.n_greens > 1:
+            raise ConfigError(
+                f"delta_time={timing.delta_time} s must exceed yellow + all-red "
+                f"({phases.transition_time} s) at {phases.tls_id!r}.")
+        self.phases = phases
+        self.timing = timing
+        self.n_actions = n_actions
+        self.current = 0
+        self.green_start = 0.0
+        self._committed: int | None = None  # duration mode: index of the running green's duration
+        self._green_end = _FOREVER
+        self._program, self._index = self._build_program()
+
+    # -------------------------------------------------------------- program
+    def _build_program(self) -> tuple[list[tuple[float, str]], dict]:
+        ph, n = self.phases, self.phases.n_greens
+        program: list[tuple[float, str]] = []
+        index: dict = {}
+        if self.timing.action_mode == "phase":
+            for i, g in enumerate(ph.greens):  # 0..n-1: each green, held
+                index[i] = len(program)
+                program.append((_FOREVER, g))
+            for i in range(n):  # blocks i->j: transition, then green j held
+                for j in range(n):
+                    if i != j:
+                        index[(i, j)] = len(program)
+                        program += ph.transition(i, j) + [(_FOREVER, ph.greens[j])]
+        else:  # the static cycle, each green held until its duration is committed
+            for i, g in enumerate(ph.greens):
+                index[i] = len(program)
+                program += [(_FOREVER, g)] + ph.transition(i, (i + 1) % n)
+        return program, index
+
+    @property
+    def program(self) -> list[tuple[float, str]]:
+        """The ``(duration, state)`` program to install in SUMO for this controller."""
+        return list(self._program)
+
+    # -------------------------------------------------------------- state
+    def reset(self, now: float) -> list[Command]:
+        """Start in the first green at time ``now``; returns the commands to apply."""
+        self.current, self.green_start = 0, now
+        self._committed, self._green_end = None, _FOREVER
+        return [("set_phase", float(self._index[0]))]
+
+    def _advance(self, now: float) -> None:
+        """Duration mode: follow SUMO through committed greens that ended before ``now``."""
+        n, tt = self.phases.n_greens, self.phases.transition_time
+        while self._committed is not None and now + _EPS >= self._green_end + tt:
+            self.current = (self.current + 1) % n
+            self.green_start = self._green_end + tt
+            self._committed, self._green_end = None, _FOREVER
+
+    def time_in_green(self, now: float) -> float:
+        """Seconds since the current green started (negative while its transition runs)."""
+        self._advance(now)
+        return now - self.green_start
+
+    def mask(self, now: float) -> np.ndarray:
+        """Boolean mask over the ``n_actions`` actions allowed at time ``now``."""
+        self._advance(now)
+        m = np.zeros(self.n_actions, dtype=bool)
+        t, n = self.timing, self.phases.n_greens
+        elapsed = now - self.green_start
+        if t.action_mode == "phase":
+            if n == 1 or elapsed + _EPS < t.min_green:
+                m[self.current] = True
+            elif elapsed + _EPS >= t.max_green:
+                m[:n] = True
+                m[self.current] = False
+            else:
+                m[:n] = True
+            return m
+        if self._committed is not None:
+            m[self._committed] = True
+            return m
+        for k, d in enumerate(t.green_durations):
+            m[k] = t.min_green - _EPS <= d <= t.max_green + _EPS and d + _EPS >= elapsed
+        if not m.any():  # every duration is outside [min, max]: end the green as soon as possible
+            m[int(np.argmax(t.green_durations))] = True
+        return m
+
+    def apply(self, action: int, now: float, *, strict: bool = False) -> tuple[list[Command], int]:
+        """Apply ``action`` at decision time ``now``.
+
+        An action inside the action space but masked out now is replaced by the closest allowed one
+        (phase mode: keep the green during min-green, the next green in cycle order after
+        max-green; duration mode: the nearest allowed duration) and reported back, unless ``strict``.
+
+        Returns:
+            The SUMO commands to issue, and the action actually applied.
+
+        Raises:
+            InvalidActionError: the action is outside the action space, or masked out and ``strict``.
+        """
+        allowed = self.mask(now)
+        try:
+            a = int(action)
+        except (TypeError, ValueError):
+            a = -1
+        if not 0 <= a < self.n_actions or (strict and not allowed[a]):
+            raise InvalidActionError(
+                f"Intersection {self.phases.tls_id!r}: action {action!r} is not allowed at t={now:g} s "
+                f"(action space: 0..{self.n_actions - 1}; allowed now: "
+                f"{np.flatnonzero(allowed).tolist()}). Use the action mask in info['action_mask'].")
+        if not allowed[a]:
+            a = self._closest_allowed(a, allowed)
+        if self.timing.action_mode == "phase":
+            if a == self.current:
+                return [], a
+            block = self._index[(self.current, a)]
+            self.current, self.green_start = a, now + self.phases.transition_time
+            return [("set_phase", float(block))], a
+        if self._committed is not None:
+            return [], a
+        d = self.timing.green_durations[a]
+        self._committed, self._green_end = a, self.green_start + d
+        return [("set_duration", max(self._green_end - now, 0.0))], a
+
+    def _closest_allowed(self, a: int, allowed: np.ndarray) -> int:
+        choices = np.flatnonzero(allowed)
+        if self.timing.action_mode == "phase":
+            if allowed[self.current]:
+                return self.current
+            n = self.phases.n_greens
+            return next(int(k) for k in ((self.current + s) % n for s in range(1, n + 1)) if allowed[k])
+        d = self.timing.green_durations
+        return int(min(choices, key=lambda k: (abs(d[k] - d[a]) if a < len(d) else 0, k)))
