@@ -198,6 +198,10 @@ class TrafficSignalEnv(ParallelEnv):
         """Actions allowed for ``agent`` at the next step."""
         return self._states[agent].action_mask.copy()
 
+    def intersection_state(self, agent: str) -> IntersectionState:
+        """The latest snapshot of ``agent``'s intersection (for model-based controllers)."""
+        return self._states[agent]
+
     def close(self) -> None:
         """Stop SUMO. Idempotent."""
         self._close_sim()
