@@ -130,6 +130,8 @@ class SumoConnection:
                "--begin", str(sc.begin), "--end", str(sc.end),
                "--step-length", str(step_length or sc.step_length),
                "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true",
+               "--duration-log.statistics", "true",  # enables trip_stats()
+               "--log", str(self._error_log.with_name("sumo.log")),  # keep libsumo's stdout quiet
                "--error-log", str(self._error_log)]
         if sc.route_files:
             cmd += ["-r", ",".join(str(p) for p in sc.route_files)]
@@ -314,6 +316,15 @@ class SumoConnection:
         out = {k: float(self._call("getParameter", get, "", v)) for k, v in names.items()}
         out["arrived"] = out["inserted"] - out["running"]
         return out
+
+    def trip_stats(self) -> dict[str, float]:
+        """Averages over the trips finished so far: ``count``, ``duration`` (travel time, s),
+        ``time_loss`` (delay, s), ``waiting_time`` (s), ``depart_delay`` (s)."""
+        get = self._api.simulation.getParameter
+        names = {"count": "device.tripinfo.count", "duration": "device.tripinfo.duration",
+                 "time_loss": "device.tripinfo.timeLoss", "waiting_time": "device.tripinfo.waitingTime",
+                 "depart_delay": "device.tripinfo.departDelay"}
+        return {k: float(self._call("getParameter", get, "", v)) for k, v in names.items()}
 
     def min_expected_vehicles(self) -> int:
         """Vehicles running or still to come; 0 means the demand is exhausted."""
