@@ -101,6 +101,8 @@ class TrafficSignalEnv(ParallelEnv):
         self._states: dict[str, IntersectionState] = {}
         self._jam_since: float | None = None
         self.sumo_seed: int | None = None
+        self.last_metrics: dict[str, float] = {}
+        self.last_trip_stats: dict[str, float] = {}  # finished trips' averages, set at episode end
 
     # ------------------------------------------------------------------ spaces
     def _dims(self) -> ObsDims:
@@ -191,6 +193,7 @@ class TrafficSignalEnv(ParallelEnv):
         terminations = {a: False for a in self.agents}
         truncations = {a: done for a in self.agents}
         if done:
+            self.last_trip_stats = self._conn.trip_stats()
             self.agents = []
         return obs, rewards, terminations, truncations, infos
 
