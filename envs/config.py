@@ -31,6 +31,8 @@ class EnvConfig(BaseModel):
         neighbour_obs: append each neighbour's summary (density, queue) to the observation.
         neighbour_reward_weight: spatially discounted reward (MA2C, Chu et al. 2019):
             r_i + alpha * sum of the neighbours' rewards.
+        critic_obs: append the neighbours' full observations after the agent's own (for a
+            MAPPO-style centralised critic: the actor reads only the first ``actor_obs_size`` entries).
         agents: restrict control to these traffic-light ids; the others run their static program.
         max_lanes: observation padding (incoming lanes); ``None`` = the largest in the net.
         max_phases: action/observation padding (greens); ``None`` = the largest in the net.
@@ -54,6 +56,7 @@ class EnvConfig(BaseModel):
     reward: str = "queue"
     neighbour_obs: bool = False
     neighbour_reward_weight: float = Field(0.0, ge=0, le=1)
+    critic_obs: bool = False
     agents: tuple[str, ...] | None = None
     max_lanes: int | None = Field(None, gt=0)
     max_phases: int | None = Field(None, gt=0)

@@ -15,6 +15,8 @@ Everything else in the project goes through :class:`SumoConnection`, which
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import socket
@@ -130,6 +132,7 @@ class SumoConnection:
                "--begin", str(sc.begin), "--end", str(sc.end),
                "--step-length", str(step_length or sc.step_length),
                "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true",
+               "--verbose", "false",
                "--duration-log.statistics", "true",  # enables trip_stats()
                "--log", str(self._error_log.with_name("sumo.log")),  # keep libsumo's stdout quiet
                "--error-log", str(self._error_log)]
@@ -162,7 +165,9 @@ class SumoConnection:
                     cmd + ["--remote-port", str(port)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                 )
-                self._api = traci.connect(port, numRetries=200, proc=self._proc, label=None)
+                with contextlib.redirect_stdout(io.StringIO()):  # traci prints each retry
+                    self._api = traci.connect(port, numRetries=1200, proc=self._proc,
+                                              waitBetweenRetries=0.05, label=None)
         except SimulationError:
             raise
         except Exception as exc:  # libsumo/traci raise their own types; never leak them

@@ -118,10 +118,16 @@ class TrafficSignalEnv(ParallelEnv):
         return ObsDims(max_lanes=max_lanes, max_phases=max_phases, n_actions=n_actions)
 
     @property
-    def obs_size(self) -> int:
-        """Length of each agent's observation vector."""
+    def actor_obs_size(self) -> int:
+        """Length of the part of the observation an agent's policy reads."""
         extra = NEIGHBOUR_FEATURES * self.dims.max_neighbours if self.config.neighbour_obs else 0
         return self._observation.size(self.dims) + extra
+
+    @property
+    def obs_size(self) -> int:
+        """Length of each agent's observation vector (with the critic's part, if ``critic_obs``)."""
+        k = 1 + self.dims.max_neighbours if self.config.critic_obs else 1
+        return self.actor_obs_size * k
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
         # PettingZoo requires the same object on every call.
@@ -254,8 +260,21 @@ class TrafficSignalEnv(ParallelEnv):
         return states
 
     def _observations(self) -> dict[str, np.ndarray]:
+        own = self._actor_observations()
+        if not self.config.critic_obs:
+            return {a: own[a] for a in self.agents}
         out = {}
+        zeros = np.zeros(self.actor_obs_size, dtype=np.float32)
         for agent in self.agents:
+            nbrs = list(self.specs[agent].neighbours[: self.dims.max_neighbours])
+            parts = [own[agent]] + [own[n] for n in nbrs]
+            parts += [zeros] * (self.dims.max_neighbours - len(nbrs))
+            out[agent] = np.concatenate(parts)
+        return out
+
+    def _actor_observations(self) -> dict[str, np.ndarray]:
+        out = {}
+        for agent in self.possible_agents:
             spec, state = self.specs[agent], self._states[agent]
             vec = self._observation(spec, state, self.dims)
             if self.config.neighbour_obs:

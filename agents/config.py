@@ -1,0 +1,137 @@
+"""Training configuration: YAML + command-line overrides, validated into :class:`TrainConfig`.
+
+Every hyper-parameter is a documented field of one object (as in CleanRL); unknown keys and bad
+values raise :class:`~scenarios.errors.ConfigError` naming the field (``ppo.learning_rate: ...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from envs.config import EnvConfig, format_validation_error
+from scenarios.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PPOConfig(BaseModel):
+    """PPO hyper-parameters (stable-baselines3 / sb3-contrib MaskablePPO names).
+
+    ``n_steps`` is per vectorised entry (one entry per intersection per worker), so one rollout holds
+    ``n_steps * n_envs * n_intersections`` agent-steps.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    learning_rate: float = Field(5e-4, gt=0)
+    lr_schedule: Literal["constant", "linear"] = "linear"
+    n_steps: int = Field(120, gt=1)
+    batch_size: int = Field(1024, gt=1)
+    n_epochs: int = Field(5, gt=0)
+    gamma: float = Field(0.95, gt=0, le=1)
+    gae_lambda: float = Field(0.95, ge=0, le=1)
+    clip_range: float = Field(0.2, gt=0)
+    ent_coef: float = Field(0.01, ge=0)
+    vf_coef: float = Field(0.5, ge=0)
+    max_grad_norm: float = Field(0.5, gt=0)
+    net_arch: list[int] = Field(default_factory=lambda: [128, 128])
+    normalize_reward: bool = True
+
+
+class EvalSettings(BaseModel):
+    """Periodic evaluation during training (through the evaluation harness)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every_steps: int = Field(0, ge=0)  # agent-steps between evaluations; 0 = only at the end
+    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    baselines: list[str] = Field(default_factory=lambda: ["fixed_time", "max_pressure"])
+    workers: int = Field(2, gt=0)
+
+
+class TrainConfig(BaseModel):
+    """A training run.
+
+    Attributes:
+        scenario: catalogue name or path of the scenario to train on.
+        scenario_seed: seed of the scenario generator (network and demand file).
+        horizon: shorten the episode (seconds); ``None`` keeps the scenario's.
+        env: environment settings.
+        ppo: PPO hyper-parameters.
+        eval: periodic evaluation.
+        seed: seed of the policy initialisation and of the training episode seeds.
+        n_envs: simulations (worker processes) collecting experience in parallel.
+        total_timesteps: training budget in agent-steps (one decision of one intersection).
+        max_minutes: wall-clock budget; training stops at whichever budget ends first.
+        checkpoint_every: agent-steps between checkpoints.
+        run_root: folder that receives the run folders.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str = "wuxi-core"
+    scenario_seed: int = 0
+    horizon: float | None = Field(None, gt=0)
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    ppo: PPOConfig = Field(default_factory=PPOConfig)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    seed: int = Field(0, ge=0)
+    n_envs: int = Field(2, gt=0)
+    total_timesteps: int = Field(1_000_000, gt=0)
+    max_minutes: float | None = Field(None, gt=0)
+    checkpoint_every: int = Field(100_000, gt=0)
+    run_root: str = "runs"
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {key!r} is not a section.")
+    node[keys[-1]] = value
+
+
+def load_config(model: type[M], path: str | Path | None = None, overrides: list[str] | None = None,
+                where: str | None = None) -> M:
+    """Read a YAML file, apply ``key.sub=value`` overrides (values parsed as YAML), validate.
+
+    Raises:
+        ConfigError: missing/unreadable/malformed file, malformed override, invalid field.
+    """
+    data: dict[str, Any] = {}
+    label = where or (str(path) if path else "config")
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist; see configs/ for examples.")
+        try:
+            loaded = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must contain a mapping of fields at top level.")
+        data = loaded or {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.field=value.")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(data, key.strip(), value)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, label)) from None
+
+
+def dump_config(config: BaseModel) -> str:
+    """The resolved config as YAML (what a run folder records)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

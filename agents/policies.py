@@ -1,0 +1,84 @@
+"""Policy networks: the shared MLP policy, and a MAPPO-style centralised critic.
+
+With ``env.critic_obs`` the observation is ``[own | neighbour_1 | ... | neighbour_K]``: the actor
+reads only its own part (so the deployed policy needs only local data), while the critic sees the
+neighbourhood (MAPPO, Yu et al. 2022, restricted to neighbours as in networked MARL / MA2C,
+Chu et al. 2019). Both halves are plain MLPs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import torch as th
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+
+class OwnObservation(BaseFeaturesExtractor):
+    """The first ``size`` entries of the observation (the agent's own features)."""
+
+    def __init__(self, observation_space: gymnasium.spaces.Box, size: int) -> None:
+        super().__init__(observation_space, size)
+        self.size = size
+
+    def forward(self, observations: th.Tensor) -> th.Tensor:
+        return observations[:, : self.size]
+
+
+def _mlp(in_dim: int, arch: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in arch:
+        layers += [nn.Linear(in_dim, width), nn.Tanh()]
+        in_dim = width
+    return nn.Sequential(*layers)
+
+
+class SplitMlpExtractor(nn.Module):
+    """Separate actor and critic MLPs with different input sizes."""
+
+    def __init__(self, actor_dim: int, critic_dim: int, arch: list[int]) -> None:
+        super().__init__()
+        self.policy_net = _mlp(actor_dim, arch)
+        self.value_net = _mlp(critic_dim, arch)
+        self.latent_dim_pi = self.latent_dim_vf = arch[-1] if arch else actor_dim
+
+    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:  # pragma: no cover
+        raise RuntimeError("SplitMlpExtractor needs separate actor and critic features.")
+
+    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+        return self.policy_net(features)
+
+    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+        return self.value_net(features)
+
+
+class CentralisedCriticPolicy(MaskableActorCriticPolicy):
+    """Maskable actor-critic whose actor sees ``actor_obs_size`` entries and critic the whole vector."""
+
+    def __init__(self, *args: Any, actor_obs_size: int, **kwargs: Any) -> None:
+        self.actor_obs_size = actor_obs_size
+        kwargs["share_features_extractor"] = False
+        super().__init__(*args, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        self.pi_features_extractor = OwnObservation(self.observation_space, self.actor_obs_size)
+        self.features_extractor = self.pi_features_extractor
+        arch = self.net_arch if isinstance(self.net_arch, list) else self.net_arch.get("pi", [64, 64])
+        self.mlp_extractor = SplitMlpExtractor(self.actor_obs_size,
+                                               self.vf_features_extractor.features_dim, list(arch))
+
+
+def policy_kwargs(config: Any, venv: Any) -> dict[str, Any]:
+    """``policy_kwargs`` for MaskablePPO from a TrainConfig (and the env's sizes)."""
+    kwargs: dict[str, Any] = {"net_arch": list(config.ppo.net_arch)}
+    if config.env.critic_obs:
+        kwargs["actor_obs_size"] = venv.actor_obs_size
+    return kwargs
+
+
+def policy_class(config: Any) -> Any:
+    """The policy class (or SB3 alias) for a TrainConfig."""
+    return CentralisedCriticPolicy if config.env.critic_obs else "MlpPolicy"
