@@ -1,0 +1,161 @@
+"""Export a trained policy for ops: ``policy.onnx`` + ``policy.json`` manifest.
+
+    python -m agents.export runs/wuxi-core__mappo__0__20261129-070000 [--out DIR]
+
+The ONNX graph takes ``obs`` (batch x obs_size, float32) and ``action_mask`` (batch x n_actions,
+bool) and returns ``logits`` (masked: forbidden actions get -1e9) and ``action`` (the arg-max, i.e.
+the deterministic policy). Observation normalisation would be folded in here too (training normalises
+rewards only, so there is none), and action masking is inside the graph, so the runtime
+(:mod:`agents.runtime`) needs numpy and onnxruntime only.
+
+The manifest lists the intersections the policy was trained on with their green phase states, the
+observation layout, the decision/yellow/min/max-green timing, package versions, the training run and
+the sha256 of ``policy.onnx``; the runtime refuses a scenario that does not match it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+from torch import nn
+
+from agents.policy import find_run_files
+from agents.runs import atomic_write, atomic_write_text, package_versions, sha256
+from envs import TrafficSignalEnv
+from scenarios.errors import TSCError
+
+MASKED_LOGIT = -1e9
+OPSET = 17
+
+
+class _ActorGraph(nn.Module):
+    """The deterministic actor of an SB3 (Maskable) actor-critic policy, with masking inside."""
+
+    def __init__(self, policy: Any) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs: th.Tensor, action_mask: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        p = self.policy
+        features = p.pi_features_extractor(obs)
+        latent = p.mlp_extractor.forward_actor(features)
+        logits = p.action_net(latent)
+        logits = th.where(action_mask, logits, th.full_like(logits, MASKED_LOGIT))
+        return logits, th.argmax(logits, dim=1)
+
+
+def observation_layout(env: TrafficSignalEnv) -> list[dict[str, Any]]:
+    """Blocks of the observation vector, in order, with their meaning and units."""
+    d, c = env.dims, env.config
+    blocks: list[dict[str, Any]] = [
+        {"name": "current_green_onehot", "size": d.max_phases, "unit": "one-hot"},
+        {"name": "action_mask", "size": d.n_actions, "unit": "0/1"},
+        {"name": "time_in_green", "size": 1, "unit": "seconds / 120, clipped to 1"},
+    ]
+    if c.observation == "default":
+        blocks += [{"name": "lane_density", "size": d.max_lanes, "unit": "vehicles / (lane length / 7.5 m)"},
+                   {"name": "lane_queue", "size": d.max_lanes, "unit": "halting vehicles / (lane length / 7.5 m)"}]
+    elif c.observation == "pressure":
+        blocks += [{"name": "phase_pressure", "size": d.max_phases, "unit": "density difference, [-1, 1]"}]
+    elif c.observation == "queue":
+        blocks += [{"name": "lane_queue", "size": d.max_lanes, "unit": "halting / jam capacity"},
+                   {"name": "phase_exit_density", "size": d.max_phases, "unit": "vehicles / jam capacity"}]
+    else:
+        blocks += [{"name": f"custom:{c.observation}", "size": None, "unit": "see its registration"}]
+    if c.neighbour_obs:
+        blocks.append({"name": "neighbour_density_queue", "size": 2 * d.max_neighbours,
+                       "unit": "per neighbour (sorted by id): mean density, mean queue"})
+    if c.critic_obs:
+        blocks.append({"name": "critic_only_neighbour_observations",
+                       "size": env.obs_size - env.actor_obs_size, "unit": "not read by the actor"})
+    return blocks
+
+
+def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write ``policy.onnx`` and ``policy.json`` for a trained run; returns the manifest path."""
+    from sb3_contrib import MaskablePPO
+
+    from agents.policy import PolicyController
+    from agents.trainer import resolve_scenario
+
+    model_path, run_dir = find_run_files(run_or_model)
+    controller = PolicyController(model_path)
+    config = controller.config
+    out = Path(out_dir) if out_dir else run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    env = TrafficSignalEnv(resolve_scenario(config), config.env)
+    try:
+        n_obs, n_actions = env.obs_size, env.dims.n_actions
+        if n_obs != controller.n_obs:
+            raise TSCError(f"{model_path}: the policy's observation size {controller.n_obs} differs from "
+                           f"its training scenario's {n_obs}; was config.yaml edited?")
+        model: MaskablePPO = controller.model
+        graph = _ActorGraph(model.policy).eval()
+        dummy = (th.zeros(2, n_obs), th.ones(2, n_actions, dtype=th.bool))
+        onnx_path = out / "policy.onnx"
+
+        def write(path: Path) -> None:
+            th.onnx.export(graph, dummy, str(path), input_names=["obs", "action_mask"],
+                           output_names=["logits", "action"], opset_version=OPSET, dynamo=False,
+                           dynamic_axes={"obs": {0: "batch"}, "action_mask": {0: "batch"},
+                                         "logits": {0: "batch"}, "action": {0: "batch"}})
+
+        atomic_write(onnx_path, write)
+        manifest = {
+            "format": "wuxi-tsc-policy/1",
+            "model": "policy.onnx",
+            "sha256": sha256(onnx_path),
+            "training_run": str(run_dir.resolve()),
+            "trained_model": model_path.name,
+            "num_timesteps": int(model.num_timesteps),
+            "scenario": config.scenario,
+            "inputs": {"obs": [None, n_obs], "action_mask": [None, n_actions]},
+            "outputs": {"logits": [None, n_actions], "action": [None]},
+            "env_config": config.env.model_dump(mode="json"),
+            "timing": {"delta_time": config.env.delta_time, "yellow_time": config.env.yellow_time,
+                       "min_green": config.env.min_green, "max_green": config.env.max_green,
+                       "action_mode": config.env.action_mode},
+            "observation": {"name": config.env.observation, "size": n_obs,
+                            "actor_size": env.actor_obs_size, "layout": observation_layout(env)},
+            "intersections": {t: {"greens": list(env.phase_sets[t].greens),
+                                  "in_lanes": list(env.specs[t].in_lanes)}
+                              for t in env.possible_agents},
+            "versions": package_versions(),
+        }
+        manifest_path = out / "policy.json"
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+        return manifest_path
+    finally:
+        env.close()
+
+
+def torch_logits(model: Any, obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Masked logits of the PyTorch policy (the reference for parity checks)."""
+    graph = _ActorGraph(model.policy).eval()
+    with th.no_grad():
+        logits, _ = graph(th.as_tensor(obs, dtype=th.float32), th.as_tensor(masks, dtype=th.bool))
+    return logits.numpy()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Export a trained policy to ONNX + manifest.")
+    parser.add_argument("run", help="run folder or model .zip inside one")
+    parser.add_argument("--out", help="output folder (default: RUN/export)")
+    args = parser.parse_args(argv)
+    try:
+        manifest = export(args.run, args.out)
+    except TSCError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported: {manifest.parent / 'policy.onnx'} + {manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Training: tiny-budget runs of train.py, TensorBoard content, kill-and-resume, masks, config errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.config import TrainConfig, load_config
+from agents.runs import latest_checkpoint
+from scenarios.errors import CheckpointError, ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "scenario=wuxi-single", "horizon=300", "n_envs=1", "total_timesteps=240", "checkpoint_every=60",
+    "ppo.n_steps=60", "ppo.batch_size=60", "ppo.n_epochs=1", "max_minutes=null",
+]
+
+
+def _train(tmp_path: Path, *extra: str, no_eval: bool = True, timeout: float = 300) -> Path:
+    args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/wuxi_core.yaml"),
+            "--no-progress", *(["--no-eval"] if no_eval else []), *TINY, f"run_root={tmp_path}", *extra]
+    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = [p for p in tmp_path.iterdir() if p.is_dir() and "__mappo__" in p.name]
+    assert len(runs) == 1
+    return runs[0]
+
+
+def _tb_scalar_tags(run: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: set[str] = set()
+    for events in run.rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events.parent))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    return tags
+
+
+def test_tiny_training_run_writes_a_complete_run_folder(tmp_path: Path, tmp_cache: Path) -> None:
+    run = _train(tmp_path)
+    for name in ("config.yaml", "command.txt", "meta.json", "final_model.zip", "vecnormalize.pkl",
+                 "metrics.csv"):
+        assert (run / name).is_file(), name
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["git_commit"] and "stable-baselines3" in meta["versions"] and "torch" in meta["versions"]
+    assert "eclipse-sumo" in meta["versions"]
+    # the recorded config is the resolved one and loads back
+    cfg = load_config(TrainConfig, run / "config.yaml")
+    assert cfg.scenario == "wuxi-single" and cfg.total_timesteps == 240
+    from sb3_contrib import MaskablePPO
+
+    model = MaskablePPO.load(run / "final_model.zip")
+    assert model.num_timesteps >= 240
+    tags = _tb_scalar_tags(run)
+    for tag in ("traffic/halting", "traffic/mean_speed", "traffic/travel_time", "train/value_loss"):
+        assert tag in tags, (tag, sorted(tags))
+    # masks are respected: no step of training ever had an action replaced by the env
+    with open(run / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    overridden = [float(r["overridden_actions"]) for r in rows if r.get("overridden_actions")]
+    assert overridden and sum(overridden) == 0
+
+
+def test_kill_and_resume_keeps_the_timestep_counter(tmp_path: Path, tmp_cache: Path) -> None:
+    args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/wuxi_core.yaml"),
+            "--no-progress", "--no-eval", *TINY, f"run_root={tmp_path}", "total_timesteps=100000"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        run = None
+        while time.time() < deadline:
+            runs = [p for p in tmp_path.iterdir() if p.is_dir() and "__mappo__" in p.name]
+            if runs and len(list((runs[0] / "checkpoints").glob("step_*.json"))) >= 2:
+                run = runs[0]
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+            time.sleep(0.2)
+        assert run is not None, "no checkpoint within 240 s"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    ckpt = latest_checkpoint(run)
+    step = ckpt["step"]
+    assert step >= 120
+    # shorten the remaining budget so the test stays quick, then resume
+    cfg_path = run / "config.yaml"
+    cfg_path.write_text(cfg_path.read_text().replace("total_timesteps: 100000",
+                                                     f"total_timesteps: {step + 120}"))
+    res = subprocess.run([sys.executable, str(ROOT / "train.py"), "--resume", str(run), "--no-progress",
+                          "--no-eval"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    from sb3_contrib import MaskablePPO
+
+    model = MaskablePPO.load(run / "final_model.zip")
+    assert model.num_timesteps == step + 120  # continued from the checkpoint, not from zero
+    with open(run / "metrics.csv") as fh:
+        steps = [int(float(r["timesteps"])) for r in csv.DictReader(fh)]
+    assert max(steps) == step + 120 and min(s for s in steps if s > step) > step
+    assert "resumed" in (run / "command.txt").read_text()
+
+
+def test_corrupt_checkpoint_is_detected(tmp_path: Path, tmp_cache: Path) -> None:
+    run = _train(tmp_path)
+    info = latest_checkpoint(run)
+    model = Path(info["model"])
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # truncated by a crash
+    with pytest.raises(CheckpointError, match="corrupt"):
+        latest_checkpoint(run)
+
+
+def test_config_typo_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"ppo\.learning_rat"):
+        load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml", ["ppo.learning_rat=0.1"])
+    with pytest.raises(ConfigError, match=r"env\.min_green"):
+        load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml", ["env.min_green=-3"])
+    res = subprocess.run([sys.executable, str(ROOT / "train.py"), "n_env=3"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "n_env" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_centralised_critic_trains_and_actor_reads_only_its_own_part(tmp_path: Path,
+                                                                     tmp_cache: Path) -> None:
+    run = _train(tmp_path, "env.critic_obs=true", "env.neighbour_obs=false")
+    from sb3_contrib import MaskablePPO
+
+    model = MaskablePPO.load(run / "final_model.zip")
+    assert type(model.policy).__name__ == "CentralisedCriticPolicy"
+    actor_in = model.policy.mlp_extractor.policy_net[0].in_features
+    critic_in = model.policy.mlp_extractor.value_net[0].in_features
+    assert critic_in == 5 * actor_in  # own + 4 neighbour slots
