@@ -192,6 +192,8 @@ class SumoConnection:
         try:
             if api is not None:
                 api.close(wait=False) if backend == "traci" else api.close()
+            if proc is not None:  # let SUMO finish writing its output files, then make sure it is gone
+                proc.wait(timeout=30)
         except Exception:  # noqa: BLE001 - closing a dead simulation must not raise
             pass
         finally:

@@ -1,0 +1,284 @@
+"""Typed, validated evaluation settings (:class:`EvalConfig`).
+
+YAML files and command-line overrides are validated here, in one place; the harness only ever sees
+a valid ``EvalConfig``. Unknown keys are errors (a typo must not silently change an evaluation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from envs.config import EnvConfig, format_validation_error
+from scenarios.errors import ConfigError
+
+
+def slug(text: str) -> str:
+    """A folder-safe version of ``text`` (letters, digits, ``-``, ``_``, ``.``)."""
+    out = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-.")
+    return out or "x"
+
+
+class ScenarioSpec(BaseModel):
+    """One scenario to evaluate on: a catalogue name, a ``.sumocfg``/``.net.xml`` path, or an explicit
+    net + route files (an external scenario).
+
+    Attributes:
+        name: catalogue name (``wuxi-core``) or a path; with ``net`` set, only a label.
+        seed: seed of the scenario generator (network and demand files), not of SUMO.
+        horizon: shorten the episode (seconds); ``None`` keeps the scenario's.
+        demand_scale: multiply the catalogue demand.
+        net: external network file (with ``routes``).
+        routes: external route/flow files.
+        additional: external additional files.
+        begin: simulation begin of an external scenario (seconds).
+        end: simulation end of an external scenario (seconds).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    seed: int = Field(0, ge=0)
+    horizon: float | None = Field(None, gt=0)
+    demand_scale: float = Field(1.0, gt=0)
+    net: str | None = None
+    routes: tuple[str, ...] = ()
+    additional: tuple[str, ...] = ()
+    begin: float = 0.0
+    end: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ScenarioSpec":
+        if self.net is None and (self.routes or self.additional):
+            raise ValueError("routes/additional need net: give the external network file as net")
+        if self.net is not None and not self.routes:
+            raise ValueError("an external net needs routes (one or more route/flow files)")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Folder-safe label of this scenario in the results."""
+        base = Path(self.name).stem.replace(".net", "").replace(".sumocfg", "") if (
+            "/" in self.name or self.name.endswith(".xml") or self.name.endswith(".sumocfg")) else self.name
+        parts = [base]
+        if self.seed:
+            parts.append(f"s{self.seed}")
+        if self.horizon is not None:
+            parts.append(f"h{self.horizon:g}")
+        if self.demand_scale != 1.0:
+            parts.append(f"x{self.demand_scale:g}")
+        return slug("_".join(parts))
+
+
+class ControllerEntry(BaseModel):
+    """A controller to evaluate: a registry spec (``max_pressure``, ``ppo:runs/x``) and a label.
+
+    In YAML a plain string is the spec; ``label=spec`` sets the label (``policy=ppo:runs/x``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: str
+    label: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            label, sep, spec = data.partition("=")
+            if not sep or ":" in label or "/" in label:
+                label, spec = data, data
+            data = {"spec": spec.strip(), "label": label.strip()}
+        elif isinstance(data, dict) and "label" not in data and "spec" in data:
+            data = dict(data, label=data["spec"])
+        if isinstance(data, dict) and isinstance(data.get("label"), str):
+            data = dict(data, label=slug(data["label"]))
+        return data
+
+
+class ActuatedSettings(BaseModel):
+    """SUMO's own actuated controllers (``actuated`` gap-based, ``delay_based``).
+
+    Attributes:
+        min_green: minimum green of every green phase (s).
+        max_green: maximum green of every green phase (s).
+        max_gap: ``actuated``: end the green when the time gap between vehicles exceeds this (s).
+        detector_gap: ``actuated``: detector distance from the stop line, as seconds at the speed limit.
+        detector_range: ``delay_based``: detection range upstream of the stop line (m).
+        min_time_loss: ``delay_based``: a vehicle counts when its time loss exceeds this (s).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_green: float = Field(5.0, gt=0)
+    max_green: float = Field(50.0, gt=0)
+    max_gap: float = Field(3.0, gt=0)
+    detector_gap: float = Field(2.0, gt=0)
+    detector_range: float = Field(100.0, gt=0)
+    min_time_loss: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ActuatedSettings":
+        if self.min_green > self.max_green:
+            raise ValueError(f"min_green ({self.min_green}) must be <= max_green ({self.max_green})")
+        return self
+
+
+class WebsterSettings(BaseModel):
+    """Webster (1958) fixed-time plans from measured flows.
+
+    Attributes:
+        saturation_flow: saturation flow per lane (veh/h); ~1800 for passenger cars.
+        min_cycle: shortest cycle allowed (s).
+        max_cycle: longest cycle allowed (s); also used when the junction is oversaturated (Y >= 0.9).
+        min_green: shortest green of any phase (s).
+        design: ``peak`` times each junction for its busiest measurement interval (what a traffic
+            engineer does for a peak-hour plan), ``mean`` for the average over the horizon.
+        interval: length of the measurement intervals (s).
+        measure_seed: SUMO seed of the measurement run (kept apart from evaluation seeds: a plan is
+            timed from historical counts, not from the day it is judged on).
+        progression_speed: ``webster_offsets``: green-wave speed along the arterial (m/s).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    saturation_flow: float = Field(1800.0, gt=0)
+    min_cycle: float = Field(60.0, gt=0)
+    max_cycle: float = Field(150.0, gt=0)
+    min_green: float = Field(10.0, gt=0)
+    design: Literal["peak", "mean"] = "peak"
+    interval: float = Field(900.0, gt=0)
+    measure_seed: int = Field(99_991, ge=0)
+    progression_speed: float = Field(12.5, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "WebsterSettings":
+        if self.min_cycle > self.max_cycle:
+            raise ValueError(f"min_cycle ({self.min_cycle}) must be <= max_cycle ({self.max_cycle})")
+        return self
+
+
+class ControllerSettings(BaseModel):
+    """Per-family controller settings (what :func:`evaluation.controllers.make_controller` reads)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actuated: ActuatedSettings = Field(default_factory=ActuatedSettings)
+    webster: WebsterSettings = Field(default_factory=WebsterSettings)
+
+
+class EvalConfig(BaseModel):
+    """An evaluation: controllers x scenarios x seeds.
+
+    Attributes:
+        scenarios: scenarios to evaluate on (strings are catalogue names or paths).
+        controllers: controller specs (see :func:`evaluation.controllers.controller_names`).
+        seeds: SUMO seeds, or a count ``n`` meaning seeds ``1..n`` (the same held-out seeds as
+            training's periodic evaluation; training episodes use seeds >= 100000).
+        reference: label of the controller the paired differences are taken against.
+        workers: episodes run in parallel worker processes (one simulation each); 0 runs them in
+            this process (debugging).
+        out: results folder.
+        cache_dir: scenario cache folder (``None``: the scenarios package default).
+        env: environment settings for env-driven controllers (a learned policy brings its own).
+        controller_settings: settings of the native controller families.
+        series_period: sampling period of the time series (queue, throughput) in the results (s).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenarios: tuple[ScenarioSpec, ...] = (ScenarioSpec(name="wuxi-core"),)
+    controllers: tuple[ControllerEntry, ...] = tuple(
+        ControllerEntry.model_validate(c)
+        for c in ("fixed_time", "webster", "actuated", "delay_based", "max_pressure"))
+    seeds: tuple[int, ...] = (1, 2, 3)
+    reference: str = "fixed_time"
+    workers: int = Field(2, ge=0)
+    out: str = "results/eval"
+    cache_dir: str | None = None
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    controller_settings: ControllerSettings = Field(default_factory=ControllerSettings)
+    series_period: float = Field(60.0, gt=0)
+
+    @field_validator("scenarios", mode="before")
+    @classmethod
+    def _scenarios(cls, value: Any) -> Any:
+        if isinstance(value, (str, dict)):
+            value = [value]
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+
+    @field_validator("controllers", mode="before")
+    @classmethod
+    def _controllers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise ValueError("a seed count must be >= 1")
+            return list(range(1, value + 1))
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "EvalConfig":
+        if not self.controllers:
+            raise ValueError("controllers: give at least one controller")
+        if not self.scenarios:
+            raise ValueError("scenarios: give at least one scenario")
+        if not self.seeds:
+            raise ValueError("seeds: give at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds: {list(self.seeds)} has duplicates")
+        labels = [c.label for c in self.controllers]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"controllers: duplicate labels {dupes}; give each a label (label=spec)")
+        scen = [s.label for s in self.scenarios]
+        if len(set(scen)) != len(scen):
+            raise ValueError(f"scenarios: duplicate entries {scen}")
+        return self
+
+
+def make_eval_config(data: dict[str, Any] | EvalConfig | None = None, **overrides: Any) -> EvalConfig:
+    """Validate a dict (plus overrides) into an :class:`EvalConfig`.
+
+    Raises:
+        ConfigError: a field is unknown or invalid; the message names it.
+    """
+    base: dict[str, Any] = data.model_dump() if isinstance(data, EvalConfig) else dict(data or {})
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return EvalConfig(**base)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, "eval")) from None
+
+
+def load_eval_config(path: str | Path | None, **overrides: Any) -> EvalConfig:
+    """Read an evaluation YAML file and apply overrides (``None`` values are ignored).
+
+    Raises:
+        ConfigError: missing/unreadable/malformed file or an invalid field.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist; see configs/eval/ for examples.")
+        try:
+            loaded = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must contain a mapping of fields at top level.")
+        data = loaded or {}
+    try:
+        return make_eval_config(data, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{p if path is not None else 'config'}: {exc}") from None
