@@ -42,6 +42,18 @@ class PPOConfig(BaseModel):
     normalize_reward: bool = True
 
 
+class WarmStartConfig(BaseModel):
+    """Behaviour cloning of max-pressure (Varaiya 2013) before PPO, so PPO starts from a sound policy
+    instead of random phase switching (demonstration warm starts, e.g. Hester et al. 2018)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(0, ge=0)  # decisions per simulation under the teacher; 0 disables
+    epochs: int = Field(10, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(512, gt=0)
+
+
 class EvalSettings(BaseModel):
     """Periodic evaluation during training (through the evaluation harness)."""
 
@@ -63,6 +75,7 @@ class TrainConfig(BaseModel):
         env: environment settings.
         ppo: PPO hyper-parameters.
         eval: periodic evaluation.
+        warm_start: behaviour cloning of max-pressure before PPO (off when ``steps`` is 0).
         seed: seed of the policy initialisation and of the training episode seeds.
         n_envs: simulations (worker processes) collecting experience in parallel.
         total_timesteps: training budget in agent-steps (one decision of one intersection).
@@ -79,6 +92,7 @@ class TrainConfig(BaseModel):
     env: EnvConfig = Field(default_factory=EnvConfig)
     ppo: PPOConfig = Field(default_factory=PPOConfig)
     eval: EvalSettings = Field(default_factory=EvalSettings)
+    warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
     seed: int = Field(0, ge=0)
     n_envs: int = Field(2, gt=0)
     total_timesteps: int = Field(1_000_000, gt=0)

@@ -24,6 +24,7 @@ from agents.config import TrainConfig, dump_config, load_config
 from agents.policies import policy_class, policy_kwargs
 from agents.runs import atomic_write, latest_checkpoint, new_run_dir, write_metadata
 from agents.vec_env import MultiAgentVecEnv
+from agents.warm_start import behaviour_clone
 from scenarios.errors import CheckpointError
 from scenarios.scenario import Scenario
 
@@ -111,6 +112,9 @@ def train(config: TrainConfig, *, evaluator: Evaluator | None = None, resume: Pa
                 max_grad_norm=p.max_grad_norm, policy_kwargs=policy_kwargs(config, venv),
                 tensorboard_log=str(run / "tb"), seed=config.seed, device="cpu", verbose=0)
         deadline = time.time() + 60 * config.max_minutes if config.max_minutes else None
+        if checkpoint is None and config.warm_start.steps > 0:
+            stats = behaviour_clone(model, venv, config.warm_start, config.seed)
+            (run / "warm_start.json").write_text(json.dumps(stats))
         hparams = {"scenario": config.scenario, "n_envs": config.n_envs, "reward": config.env.reward,
                    "observation": config.env.observation, "neighbour_obs": config.env.neighbour_obs,
                    "neighbour_reward_weight": config.env.neighbour_reward_weight,

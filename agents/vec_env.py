@@ -89,6 +89,24 @@ class _Sim:
             return new_obs, rewards, True, masks, net, stacked, episode_stats
         return stacked, rewards, False, self.masks, net, None, None
 
+    def teacher_rollout(self, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run ``n_steps`` decisions under max-pressure; return (obs, masks, actions) per agent-step."""
+        from envs.heuristics import max_pressure_actions
+
+        obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
+        xs, ms, ys = [], [], []
+        for _ in range(n_steps):
+            if not self.env.agents:
+                self.episode += 1
+                obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
+            actions = max_pressure_actions(self.env, infos)
+            xs.append(np.stack([obs[a] for a in self.agents]))
+            ms.append(np.stack([infos[a]["action_mask"] for a in self.agents]))
+            ys.append(np.array([actions[a] for a in self.agents]))
+            obs, _, _, _, infos = self.env.step(actions)
+        self.episode += 1
+        return np.concatenate(xs), np.concatenate(ms), np.concatenate(ys)
+
     def close(self) -> None:
         self.env.close()
 
@@ -108,6 +126,8 @@ def _worker(remote: Any, spec: WorkerSpec, episode: int) -> None:
                 remote.send(("ok", sim.step(data)))
             elif cmd == "reset":
                 remote.send(("ok", sim.reset()))
+            elif cmd == "teacher":
+                remote.send(("ok", sim.teacher_rollout(data)))
             elif cmd == "state":
                 remote.send(("ok", {"episode": sim.episode, "faults": sim.faults}))
             elif cmd == "close":
@@ -198,6 +218,8 @@ class MultiAgentVecEnv(VecEnv):
                 return [self._local.step(data[0])]
             if cmd == "reset":
                 return [self._local.reset()]
+            if cmd == "teacher":
+                return [self._local.teacher_rollout(data[0])]
             return [{"episode": self._local.episode, "faults": self._local.faults}]
         for i, remote in enumerate(self._remotes):
             remote.send((cmd, None if data is None else data[i]))
@@ -244,6 +266,13 @@ class MultiAgentVecEnv(VecEnv):
     def action_masks(self) -> np.ndarray:
         """Masks of every (simulation, agent) entry, for sb3-contrib's MaskablePPO."""
         return self._masks.copy()
+
+    def teacher_rollouts(self, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every simulation runs ``n_steps`` decisions under max-pressure (Varaiya 2013), in parallel;
+        returns the visited observations, masks and the teacher's actions (for a warm start).
+        The next ``reset`` starts fresh episodes."""
+        parts = self._call_all("teacher", [n_steps] * self.n_sims)
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
 
     def worker_state(self) -> list[dict]:
         """Per worker: episodes started and faults (to resume the seed streams)."""
