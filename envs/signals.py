@@ -272,7 +272,10 @@ class SignalController:
             return [], a
         d = self.timing.green_durations[a]
         self._committed, self._green_end = a, self.green_start + d
-        return [("set_duration", max(self._green_end - now, 0.0))], a
+        # Select the green explicitly: at the very second its transition ends SUMO has not switched
+        # yet, and setPhaseDuration alone would stretch the all-red/yellow instead.
+        return [("set_phase", float(self._index[self.current])),
+                ("set_duration", max(self._green_end - now, 0.0))], a
 
     def _closest_allowed(self, a: int, allowed: np.ndarray) -> int:
         choices = np.flatnonzero(allowed)
