@@ -1,0 +1,153 @@
+"""Build catalogue scenarios into a content-keyed cache, atomically.
+
+A build writes ``net.net.xml``, ``demand.rou.xml``, ``card.md`` and ``scenario.json`` into a
+temporary folder next to the cache entry and renames it into place in one step, so an interrupted
+build never leaves a half-written entry. The entry's folder name holds a hash of everything that
+determines the files (catalogue entry, seed, horizon, demand scale, SUMO version, generator
+version), so a second build with the same arguments is a folder lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from scenarios import sumo_install
+from scenarios.card import render_card
+from scenarios.catalogue import CATALOGUE, MEASURED, Entry
+from scenarios.demand import peak_profile, sample_routes, write_flows
+from scenarios.errors import ScenarioError
+from scenarios.netinfo import check_generated, read_net
+from scenarios.networks import ArterialSpec, GridSpec, SignalPlan, arterial_net, grid_net, spider_net
+from scenarios.scenario import Scenario
+
+# Bump when the generator's output changes for the same inputs (invalidates old cache entries).
+GENERATOR_VERSION = 1
+_MANIFEST = "scenario.json"
+
+
+def default_cache_dir() -> Path:
+    """``$WUXI_TSC_CACHE`` if set, else ``~/.cache/wuxi-tsc/scenarios``."""
+    env = os.environ.get("WUXI_TSC_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "wuxi-tsc" / "scenarios"
+
+
+def list_scenarios() -> list[str]:
+    """Names of the catalogue scenarios, in catalogue order."""
+    return list(CATALOGUE)
+
+
+def entry(name: str) -> Entry:
+    """The catalogue entry called ``name``.
+
+    Raises:
+        ScenarioError: unknown name (the message lists the known ones).
+    """
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise ScenarioError(f"Unknown scenario {name!r}. Known scenarios: {', '.join(CATALOGUE)} "
+                            "(or pass a path to a .sumocfg / .net.xml).") from None
+
+
+def build(name: str, seed: int = 0, *, cache_dir: Path | None = None, horizon: float | None = None,
+          demand_scale: float = 1.0) -> Scenario:
+    """Build (or fetch from the cache) the catalogue scenario ``name``.
+
+    Args:
+        name: a name from :func:`list_scenarios`.
+        seed: generator seed (route sampling); the same seed gives byte-identical files. The
+            realised arrivals are drawn by SUMO at run time from its own ``--seed``.
+        cache_dir: cache root; default :func:`default_cache_dir`.
+        horizon: episode length in seconds (default: the entry's, 3600 s); demand is truncated to it.
+        demand_scale: multiplies every arrival rate.
+
+    Raises:
+        ScenarioError: unknown name, non-positive horizon or demand scale, or a failing SUMO tool.
+    """
+    spec = entry(name)
+    horizon = float(spec.horizon if horizon is None else horizon)
+    if horizon <= 0:
+        raise ScenarioError(f"build({name!r}): horizon must be > 0 seconds, got {horizon}.")
+    if demand_scale <= 0:
+        raise ScenarioError(f"build({name!r}): demand_scale must be > 0, got {demand_scale}.")
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = _cache_key(spec, int(seed), horizon, float(demand_scale))
+    final = root / f"{name}-seed{int(seed)}-{key}"
+    if (final / _MANIFEST).is_file():
+        return _read_manifest(final, spec.name)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    try:
+        build_files(spec, tmp, int(seed), horizon, float(demand_scale))
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process finished the same entry first: use theirs
+            if not (final / _MANIFEST).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _read_manifest(final, spec.name)
+
+
+def build_files(spec: Entry, folder: Path, seed: int, horizon: float, demand_scale: float,
+                plan: SignalPlan | None = None) -> Scenario:
+    """Generate the scenario's files into ``folder`` (no caching) and return the scenario.
+
+    ``plan`` overrides the entry's signal plan (e.g. actuated signals for a calibration run).
+    """
+    plan = plan or spec.plan
+    net_path = _make_net(spec, folder, plan)
+    net = read_net(net_path)
+    check_generated(net)
+    routes = sample_routes(net, spec.shares, folder, seed, max_signals=spec.max_signals)
+    rates = {src: spec.rates.rate(src) for src in net.sources}
+    slices = peak_profile(spec.horizon)
+    slices = [s for s in slices if s.begin < horizon]
+    if slices and slices[-1].end > horizon:
+        last = slices[-1]
+        slices[-1] = type(last)(last.begin, horizon, last.factor)
+    demand = folder / "demand.rou.xml"
+    expected = write_flows(demand, routes, rates, slices, demand_scale)
+    card = render_card(spec, net, rates, slices, demand_scale, expected, horizon, seed)
+    (folder / "card.md").write_text(card, encoding="utf-8")
+    manifest = {"name": spec.name, "net_file": net_path.name, "route_files": [demand.name],
+                "additional_files": [], "begin": 0.0, "end": horizon, "step_length": 1.0,
+                "sumo_args": list(spec.sumo_args), "seed": seed, "demand_scale": demand_scale,
+                "sumo_version": sumo_install.version(), "generator_version": GENERATOR_VERSION}
+    (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+                                    encoding="utf-8")
+    return _read_manifest(folder, spec.name)
+
+
+def _make_net(spec: Entry, folder: Path, plan: SignalPlan) -> Path:
+    if isinstance(spec.network, ArterialSpec):
+        return arterial_net(folder, spec.network, plan)
+    if isinstance(spec.network, GridSpec):
+        return grid_net(folder, spec.network, plan)
+    return spider_net(folder, spec.network, plan)
+
+
+def _cache_key(spec: Entry, seed: int, horizon: float, demand_scale: float) -> str:
+    payload = json.dumps({"entry": repr(spec), "measured": MEASURED.get(spec.name, ""), "seed": seed,
+                          "horizon": horizon, "demand_scale": demand_scale, "sumo": sumo_install.version(),
+                          "generator": GENERATOR_VERSION}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _read_manifest(folder: Path, name: str) -> Scenario:
+    try:
+        data = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"Cache entry {folder} is unreadable ({exc}); delete the folder and "
+                            "build again.") from exc
+    return Scenario(name=name, net_file=folder / data["net_file"],
+                    route_files=tuple(folder / f for f in data["route_files"]),
+                    additional_files=tuple(folder / f for f in data["additional_files"]),
+                    begin=float(data["begin"]), end=float(data["end"]),
+                    card=(folder / "card.md").read_text(encoding="utf-8"),
+                    step_length=float(data["step_length"]), sumo_args=tuple(data["sumo_args"]))
