@@ -41,7 +41,7 @@ def behaviour_clone(model: Any, venv: MultiAgentVecEnv, cfg: WarmStartConfig, se
             loss.backward()
             th.nn.utils.clip_grad_norm_(params, 0.5)
             optimiser.step()
-            loss_value = float(loss)
+            loss_value = float(loss.detach())
     policy.set_training_mode(False)
     with th.no_grad():
         dist = policy.get_distribution(x, action_masks=masks)

@@ -16,6 +16,7 @@ Everything else in the project goes through :class:`SumoConnection`, which
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import itertools
 import os
@@ -27,6 +28,7 @@ import time
 import warnings
 import weakref
 from pathlib import Path
+from xml.etree import ElementTree
 from typing import Any, Literal, Sequence
 
 from scenarios import sumo_install
@@ -68,6 +70,27 @@ def _kill(proc: subprocess.Popen | None) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - kill cannot be ignored
             pass
+
+
+@functools.lru_cache(maxsize=256)
+def _check_xml_cached(path: str, mtime: float, size: int) -> str | None:
+    try:
+        for _event, _elem in ElementTree.iterparse(path):
+            pass
+    except ElementTree.ParseError as exc:
+        return str(exc)
+    return None
+
+
+def _check_xml(path: Path) -> None:
+    """Refuse a missing or malformed input before SUMO sees it: libsumo can crash the whole process
+    on a truncated XML file instead of raising."""
+    if not path.is_file():
+        raise SimulationError(f"SUMO input {path} does not exist; check the scenario's file paths.")
+    stat = path.stat()
+    problem = _check_xml_cached(str(path), stat.st_mtime, stat.st_size)
+    if problem:
+        raise SimulationError(f"SUMO input {path} is not well-formed XML ({problem}); regenerate or fix it.")
 
 
 class SumoConnection:
@@ -147,6 +170,8 @@ class SumoConnection:
 
     def _start(self, cmd: list[str]) -> None:
         global _libsumo_owner
+        for path in (self.scenario.net_file, *self.scenario.route_files, *self.scenario.additional_files):
+            _check_xml(Path(path))
         try:
             if self.backend == "libsumo":
                 import libsumo
