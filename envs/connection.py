@@ -193,6 +193,7 @@ class SumoConnection:
                 with contextlib.redirect_stdout(io.StringIO()):  # traci prints each retry
                     self._api = traci.connect(port, numRetries=1200, proc=self._proc,
                                               waitBetweenRetries=0.05, label=None)
+                self._api.simulation.getTime()  # SUMO opens its port before it loads its inputs
         except SimulationError:
             raise
         except Exception as exc:  # libsumo/traci raise their own types; never leak them

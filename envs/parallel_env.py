@@ -162,7 +162,6 @@ class TrafficSignalEnv(ParallelEnv):
             self._apply(tls, ctrl.reset(now))
             self._controllers[tls] = ctrl
         self._conn.subscribe_lanes(self._lane_ids)
-        self._conn.simulation_step(now)  # fills the subscriptions without advancing time
         self.agents = list(self.possible_agents)
         self._jam_since = None
         self._states = self._snapshot()
