@@ -245,8 +245,7 @@ class TrafficSignalEnv(ParallelEnv):
 
     def _snapshot(self) -> dict[str, IntersectionState]:
         assert self._conn is not None
-        values = self._conn.lane_values()
-        v = np.array([values[lane] for lane in self._lane_ids], dtype=float).reshape(-1, 5)
+        v = self._conn.lane_matrix()  # rows follow self._lane_ids (the subscription order)
         now = self._conn.time()
         states = {}
         for tls in self.possible_agents:
