@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except TSCError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"run folder: {run}")
+    summary = run / "eval" / "summary.md"
+    if summary.is_file():  # the final evaluation against the baselines, on held-out seeds
+        print(summary.read_text())
+    print(f"run folder: {run}\nTensorBoard: tensorboard --logdir {run / 'tb'}")
     return 0
 
 
