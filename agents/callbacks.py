@@ -156,6 +156,8 @@ class TrainingCallback(BaseCallback):
         policy = scores.get("policy")
         for name, value in scores.items():
             self.logger.record(f"eval/delay_{name}", value)
+        if policy is not None:  # the metric column of the HPARAMS tab
+            self.logger.record("hparam/eval_delay", policy)
         self.logger.record("eval/bars", Figure(_bar_chart(scores, n), close=True),
                            exclude=("stdout", "log", "json", "csv"))
         self.logger.dump(n)
