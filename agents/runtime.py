@@ -43,6 +43,10 @@ class OnnxPolicy:
             self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as exc:
             raise ExportError(f"{manifest_path} is not valid JSON: {exc}") from None
+        missing = [k for k in ("model", "sha256", "inputs", "env_config", "intersections")
+                   if k not in self.manifest]
+        if missing:
+            raise ExportError(f"{manifest_path} lacks {missing}; re-export the policy.")
         model_path = manifest_path.parent / self.manifest["model"]
         if not model_path.is_file() or _sha256(model_path) != self.manifest["sha256"]:
             raise ExportError(f"{model_path} is missing or does not match the sha256 in {manifest_path}; "
@@ -52,7 +56,10 @@ class OnnxPolicy:
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.n_obs = int(self.manifest["inputs"]["obs"][1])
         self.n_actions = int(self.manifest["inputs"]["action_mask"][1])
-        self.env_config = EnvConfig(**self.manifest["env_config"])
+        try:
+            self.env_config = EnvConfig(**self.manifest["env_config"])
+        except (TypeError, ValueError) as exc:
+            raise ExportError(f"{manifest_path}: env_config is invalid ({exc}); re-export the policy.") from None
 
     def logits_and_actions(self, obs: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masked logits and chosen actions for a batch of observations."""
@@ -77,6 +84,10 @@ class OnnxPolicy:
             if greens != expected[tls]["greens"]:
                 raise ExportError(f"intersection {tls!r}: green phases {greens} differ from the manifest's "
                                   f"{expected[tls]['greens']}; the policy would drive the wrong movements.")
+            lanes = list(env.specs[tls].in_lanes)
+            if "in_lanes" in expected[tls] and lanes != expected[tls]["in_lanes"]:
+                raise ExportError(f"intersection {tls!r}: incoming lanes {lanes[:4]}... differ from the "
+                                  "manifest's; observation slots would mean different lanes.")
         size = env.observation_space(agents[0]).shape[0]
         if size != self.n_obs:
             raise ExportError(f"observation size {size} differs from the manifest's {self.n_obs}; evaluate "

@@ -275,6 +275,8 @@ def run_episodes(config: EvalConfig, *, progress: bool = True,
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.rglob(".*.tmp"):  # temp files of a run killed between write and rename
+        stale.unlink(missing_ok=True)
     _atomic_write(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     native = {c.label: _is_native(c.spec, config) for c in config.controllers}  # also validates names
     built = dict(scenarios or {})

@@ -137,14 +137,15 @@ def _split(value: str) -> list[str]:
 
 def _time(value: str, path: Path, option: str) -> float:
     try:
-        return float(value)
+        if ":" not in value:
+            return float(value)
+        parts = [float(p) for p in value.split(":")]  # SUMO also accepts [[D:]H:]M:S
+        if len(parts) > 4:
+            raise ValueError(value)
+        return sum(f * p for f, p in zip((86400.0, 3600.0, 60.0, 1.0)[-len(parts):], parts))
     except ValueError:
-        if ":" in value:  # SUMO also accepts [[D:]H:]M:S
-            secs = 0.0
-            for part in value.split(":"):
-                secs = secs * 60 + float(part)
-            return secs
-        raise ScenarioError(f"{path}: <{option} value={value!r}> is not a time in seconds.") from None
+        raise ScenarioError(f"{path}: <{option} value={value!r}> is not a time in seconds "
+                            "or [[D:]H:]M:S.") from None
 
 
 def summarise(scenario: Scenario) -> str:

@@ -109,7 +109,11 @@ def read_net(path: Path) -> NetInfo:
         tls_id = logic.get("id", "")
         if any(s.tls_id == tls_id for s in info.signals):
             continue  # only the first programme of each signal
-        states = [(float(p.get("duration", "0")), p.get("state", "")) for p in logic.iter("phase")]
+        try:
+            states = [(float(p.get("duration", "0")), p.get("state", "")) for p in logic.iter("phase")]
+        except ValueError:
+            raise ScenarioError(f"Network file {path}: traffic light {tls_id!r} has a phase whose "
+                                "duration is not a number of seconds; fix or regenerate the net.") from None
         greens = {s for _, s in states if ("G" in s or "g" in s) and "y" not in s.lower()}
         info.signals.append(SignalInfo(tls_id, len(states), len(greens), len(tls_lanes.get(tls_id, ())),
                                        sum(d for d, _ in states), logic.get("type", "static")))
