@@ -21,7 +21,8 @@ from scenarios.errors import TSCError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=Path("configs/eval/wuxi_core.yaml"),
+    parser.add_argument("--config", type=Path,
+                        default=Path(__file__).resolve().parent / "configs" / "eval" / "wuxi_core.yaml",
                         help="YAML evaluation config (default: configs/eval/wuxi_core.yaml)")
     parser.add_argument("--seeds", type=int, help="number of seeds (1..N), overrides the config")
     parser.add_argument("--out", help="results folder, overrides the config")

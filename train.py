@@ -19,9 +19,12 @@ from agents.trainer import train
 from scenarios.errors import TSCError
 
 
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "wuxi_core.yaml"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=Path("configs/wuxi_core.yaml"),
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                         help="YAML training config (default: configs/wuxi_core.yaml)")
     parser.add_argument("--resume", type=Path, help="continue this run folder from its last checkpoint")
     parser.add_argument("--no-eval", action="store_true", help="skip periodic and final evaluation")
