@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from envs.config import EnvConfig, format_validation_error
+from envs.config import EnvConfig, format_validation_error, read_yaml_mapping
 from scenarios.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -121,16 +121,7 @@ def load_config(model: type[M], path: str | Path | None = None, overrides: list[
     data: dict[str, Any] = {}
     label = where or (str(path) if path else "config")
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist; see configs/ for examples.")
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {p} must contain a mapping of fields at top level.")
-        data = loaded or {}
+        data = read_yaml_mapping(path, "configs/")
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.field=value.")

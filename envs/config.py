@@ -6,7 +6,10 @@ only ever sees a valid ``EnvConfig``. Unknown keys are errors (a typo must not b
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
+
+import yaml
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -89,6 +92,24 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
             msg = "unknown field (typo?); remove it or check the documented fields"
         lines.append(f"{where}.{loc}: {msg}")
     return "; ".join(lines)
+
+
+def read_yaml_mapping(path: str | Path, examples: str = "configs/") -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping of fields (the shape of every config file).
+
+    Raises:
+        ConfigError: missing file, invalid YAML, or not a mapping; the message names the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist; see {examples} for examples.")
+    try:
+        loaded = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"config file {p} must contain a mapping of fields at top level.")
+    return loaded or {}
 
 
 def make_env_config(config: EnvConfig | dict[str, Any] | None = None, **overrides: Any) -> EnvConfig:

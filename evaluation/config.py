@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from envs.config import EnvConfig, format_validation_error
+from envs.config import EnvConfig, format_validation_error, read_yaml_mapping
 from scenarios.errors import ConfigError
 
 
@@ -268,17 +267,8 @@ def load_eval_config(path: str | Path | None, **overrides: Any) -> EvalConfig:
     """
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist; see configs/eval/ for examples.")
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"config file {p} must contain a mapping of fields at top level.")
-        data = loaded or {}
+        data = read_yaml_mapping(path, "configs/eval/")
     try:
         return make_eval_config(data, **overrides)
     except ConfigError as exc:
-        raise ConfigError(f"{p if path is not None else 'config'}: {exc}") from None
+        raise ConfigError(f"{path if path is not None else 'config'}: {exc}") from None

@@ -20,18 +20,13 @@ import pytest
 
 from envs.connection import SumoConnection, libsumo_in_use
 from scenarios.errors import ConfigError, SimulationError, TSCError
+from leaks import no_sumo_leak, sumo_processes as sumo_children
 
 
-def sumo_children() -> list[psutil.Process]:
-    """Live (non-zombie) SUMO child processes of this test process."""
-    out = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "sumo" in proc.name() and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return out
+@pytest.fixture(autouse=True)
+def no_leak():
+    with no_sumo_leak():
+        yield
 
 
 def gone(pid: int) -> bool:
@@ -40,19 +35,6 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-@pytest.fixture(autouse=True)
-def no_leak():
-    """Every test starts and ends with no SUMO child and no open libsumo simulation."""
-    assert not sumo_children(), "a previous test leaked a SUMO process"
-    yield
-    gc.collect()
-    leaked = sumo_children()
-    for proc in leaked:  # clean up so one failure does not cascade
-        proc.kill()
-    assert not leaked, f"SUMO processes leaked: {[p.pid for p in leaked]}"
-    assert not libsumo_in_use(), "a libsumo simulation was left open"
 
 
 def test_libsumo_is_the_default_backend(single_scenario) -> None:

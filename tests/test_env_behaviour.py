@@ -23,32 +23,16 @@ import pytest
 from envs import TrafficSignalEnv
 from envs.connection import libsumo_in_use
 from scenarios.errors import ConfigError, InvalidActionError, ScenarioError, TSCError
+from leaks import no_sumo_leak, sumo_processes as sumo_children
 
 NET_KEYS = {"running", "arrived", "halting", "mean_speed", "teleports", "inserted", "backlog", "time"}
 
 
 # ----------------------------------------------------------------------------- helpers
-def sumo_children() -> list[psutil.Process]:
-    out = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "sumo" in proc.name() and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
 @pytest.fixture(autouse=True)
 def no_leak():
-    assert not sumo_children(), "a previous test leaked a SUMO process"
-    yield
-    gc.collect()
-    leaked = sumo_children()
-    for proc in leaked:
-        proc.kill()
-    assert not leaked, f"SUMO processes leaked: {[p.pid for p in leaked]}"
-    assert not libsumo_in_use(), "a libsumo simulation was left open"
+    with no_sumo_leak():
+        yield
 
 
 def with_tls_record(scenario, tls_ids, folder: Path):

@@ -28,20 +28,10 @@ from envs.config import EnvConfig, make_env_config
 from evaluation.config import EvalConfig, make_eval_config
 from scenarios.errors import ConfigError, ScenarioError
 from scenarios.scenario import Scenario
+from leaks import sumo_processes
 
 FUZZ = settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 FAST = 5.0  # seconds any single rejection may take
-
-
-def sumo_processes() -> list[psutil.Process]:
-    out = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "sumo" in proc.name() and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return out
 
 
 def rejected(exc_type: type[Exception], fn, *args, **kwargs) -> str:

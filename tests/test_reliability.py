@@ -30,21 +30,16 @@ from envs.connection import libsumo_in_use
 from scenarios import sumo_install
 from scenarios.errors import SimulationError
 from scenarios.scenario import Scenario
+from leaks import no_sumo_leak, sumo_processes
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- helpers
-def sumo_processes(root: psutil.Process | None = None) -> list[psutil.Process]:
-    """Live (non-zombie) SUMO processes below ``root`` (default: this test process)."""
-    out = []
-    for proc in (root or psutil.Process()).children(recursive=True):
-        try:
-            if "sumo" in proc.name() and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return out
+@pytest.fixture(autouse=True)
+def no_leak():
+    with no_sumo_leak():
+        yield
 
 
 def wait_dead(proc: psutil.Process, timeout: float = 10.0) -> None:
@@ -58,18 +53,6 @@ def wait_dead(proc: psutil.Process, timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"process {proc.pid} still alive after {timeout} s")
-
-
-@pytest.fixture(autouse=True)
-def no_leak():
-    assert not sumo_processes(), "a previous test leaked a SUMO process"
-    yield
-    gc.collect()
-    leaked = sumo_processes()
-    for proc in leaked:
-        proc.kill()
-    assert not leaked, f"SUMO processes leaked: {[p.pid for p in leaked]}"
-    assert not libsumo_in_use(), "a libsumo simulation was left open"
 
 
 def first_actions(venv: MultiAgentVecEnv) -> np.ndarray:
