@@ -10,23 +10,15 @@ This module must not import torch or stable-baselines3 (a test checks it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.runs import sha256  # stdlib-only module: keeps the runtime torch-free
 from envs.config import EnvConfig
 from scenarios.errors import ExportError
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class OnnxPolicy:
@@ -48,7 +40,7 @@ class OnnxPolicy:
         if missing:
             raise ExportError(f"{manifest_path} lacks {missing}; re-export the policy.")
         model_path = manifest_path.parent / self.manifest["model"]
-        if not model_path.is_file() or _sha256(model_path) != self.manifest["sha256"]:
+        if not model_path.is_file() or sha256(model_path) != self.manifest["sha256"]:
             raise ExportError(f"{model_path} is missing or does not match the sha256 in {manifest_path}; "
                               "re-export the policy.")
         options = ort.SessionOptions()
