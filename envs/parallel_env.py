@@ -100,6 +100,7 @@ class TrafficSignalEnv(ParallelEnv):
         self._rng = np.random.default_rng()
         self._states: dict[str, IntersectionState] = {}
         self._jam_since: float | None = None
+        self._now = 0.0  # simulation time of the latest snapshot (one getTime per decision)
         self.sumo_seed: int | None = None
         self.last_metrics: dict[str, float] = {}
         self.last_trip_stats: dict[str, float] = {}  # finished trips' averages, set at episode end
@@ -177,7 +178,7 @@ class TrafficSignalEnv(ParallelEnv):
         if missing or unknown:
             raise InvalidActionError(f"actions must have one entry per live agent; missing {missing}, "
                                      f"unknown {unknown}.")
-        now = self._conn.time()
+        now = self._now  # simulation time of the last snapshot; nothing has run since
         applied: dict[str, int] = {}
         overridden = set()
         for agent in self.agents:
@@ -246,7 +247,7 @@ class TrafficSignalEnv(ParallelEnv):
     def _snapshot(self) -> dict[str, IntersectionState]:
         assert self._conn is not None
         v = self._conn.lane_matrix()  # rows follow self._lane_ids (the subscription order)
-        now = self._conn.time()
+        now = self._now = self._conn.time()
         states = {}
         for tls in self.possible_agents:
             ctrl, i, o = self._controllers[tls], self._in_idx[tls], self._out_idx[tls]
@@ -294,7 +295,7 @@ class TrafficSignalEnv(ParallelEnv):
         v = self._lane_matrix
         count = v[:, 0].sum()
         return {
-            "time": self._conn.time(), "running": stats["running"], "arrived": stats["arrived"],
+            "time": self._now, "running": stats["running"], "arrived": stats["arrived"],
             "inserted": stats["inserted"], "backlog": stats["waiting"], "teleports": stats["teleports"],
             "halting": float(v[:, 1].sum()),
             "mean_speed": float((v[:, 0] * v[:, 3]).sum() / count) if count > 0 else 0.0,

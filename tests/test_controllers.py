@@ -3,7 +3,6 @@ Webster's arithmetic, max-pressure's choice, and the registry's errors."""
 
 from __future__ import annotations
 
-import subprocess
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import replace
@@ -21,9 +20,9 @@ from evaluation.controllers.fixed import critical_ratios, webster_plan
 from evaluation.controllers.pressure import MaxPressure
 from evaluation.controllers.programs import Phase, SignalProgram, static_programs
 from evaluation.harness import run_episode
-from scenarios import sumo_install
 from scenarios.errors import ConfigError, ExportError
 from scenarios.scenario import Scenario
+from leaks import netgenerate_grid
 
 ROUTES = """<routes>
   <vType id="car" sigma="0.5" length="5" minGap="2.5" maxSpeed="13.89"/>
@@ -36,11 +35,7 @@ ROUTES = """<routes>
 
 def make_grid(folder: Path, end: float = 300.0) -> Scenario:
     """A 2x2 signalised grid (2 lanes, 2 green phases per signal) with uneven demand."""
-    net = folder / "grid.net.xml"
-    subprocess.run([str(sumo_install.binary("netgenerate")), "--grid", "--grid.number", "2",
-                    "--grid.length", "300", "--grid.attach-length", "200", "--default.lanenumber", "2",
-                    "-j", "traffic_light", "--no-turnarounds", "true", "-o", str(net)],
-                   check=True, capture_output=True)
+    net = netgenerate_grid(folder)
     routes = folder / "grid.rou.xml"
     routes.write_text(ROUTES.format(end=end))
     return Scenario("tiny-grid", net, (routes,), end=end)

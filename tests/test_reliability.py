@@ -30,7 +30,7 @@ from envs.connection import libsumo_in_use
 from scenarios import sumo_install
 from scenarios.errors import SimulationError
 from scenarios.scenario import Scenario
-from leaks import no_sumo_leak, sumo_processes
+from leaks import no_sumo_leak, sumo_processes, netgenerate_grid
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -232,11 +232,7 @@ ROUTES = """<routes>
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("grid")
-    net = folder / "grid.net.xml"
-    subprocess.run([str(sumo_install.binary("netgenerate")), "--grid", "--grid.number", "2",
-                    "--grid.length", "300", "--grid.attach-length", "200", "--default.lanenumber", "2",
-                    "-j", "traffic_light", "--no-turnarounds", "true", "-o", str(net)],
-                   check=True, capture_output=True)
+    net = netgenerate_grid(folder)
     routes = folder / "grid.rou.xml"
     routes.write_text(ROUTES)
     return net, routes
