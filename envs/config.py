@@ -29,7 +29,8 @@ class EnvConfig(BaseModel):
         action_mode: ``phase`` (pick the next green) or ``duration`` (keep the cycle, pick each green's
             duration from ``green_durations``).
         green_durations: choices in duration mode (seconds).
-        observation: registered observation name (``default``, ``pressure``, ``queue``).
+        observation: registered observation name (``default``, ``approach``, ``pressure``, ``queue``).
+        approach_zone: metres before the stop line that the ``approach`` observation watches.
         reward: registered reward name (``queue``, ``pressure``, ``wait_change``, ``delay``).
         neighbour_obs: append each neighbour's summary (density, queue) to the observation.
         neighbour_reward_weight: spatially discounted reward (MA2C, Chu et al. 2019):
@@ -56,6 +57,7 @@ class EnvConfig(BaseModel):
     action_mode: Literal["phase", "duration"] = "phase"
     green_durations: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
     observation: str = "default"
+    approach_zone: float = Field(50.0, gt=0)
     reward: str = "queue"
     neighbour_obs: bool = False
     neighbour_reward_weight: float = Field(0.0, ge=0, le=1)

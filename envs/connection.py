@@ -347,6 +347,32 @@ class SumoConnection:
                 tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
         return np.array([[raw[lane][k] for k in keys] for lane in self._lanes], dtype=float).reshape(-1, 5)
 
+    def controlled_junctions(self, tls_id: str) -> tuple[str, ...]:
+        """Ids of the junctions a traffic light controls."""
+        return tuple(self._call("getControlledJunctions",
+                                self._api.trafficlight.getControlledJunctions, tls_id))
+
+    def subscribe_approaches(self, junction_ids: Sequence[str], radius: float) -> None:
+        """Subscribe, around each junction, the lane, lane position and speed of every vehicle within
+        ``radius`` metres (one context subscription per junction; see :meth:`approach_vehicles`)."""
+        tc = _tc()
+        variables = (tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED)
+        for j in dict.fromkeys(junction_ids):
+            self._call("junction.subscribeContext", self._api.junction.subscribeContext, j,
+                       tc.CMD_GET_VEHICLE_VARIABLE, float(radius), variables)
+
+    def approach_vehicles(self) -> list[tuple[str, float, float]]:
+        """``(lane, position on the lane in m, speed in m/s)`` of every vehicle near a subscribed
+        junction at the last step, each vehicle once."""
+        tc = _tc()
+        raw = self._call("junction.getAllContextSubscriptionResults",
+                         self._api.junction.getAllContextSubscriptionResults)
+        merged: dict[str, dict] = {}
+        for vehicles in raw.values():
+            merged.update(vehicles)
+        lane, pos, speed = tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED
+        return [(v[lane], v[pos], v[speed]) for v in merged.values()]
+
     def stats(self) -> dict[str, float]:
         """Cumulative network statistics since the start of the simulation.
 

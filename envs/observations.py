@@ -106,6 +106,27 @@ class DefaultObservation:
                                _pad(density, dims.max_lanes), _pad(queue, dims.max_lanes)])
 
 
+@register_observation("approach")
+class ApproachObservation:
+    """The default observation plus, per incoming lane, the vehicles and the moving vehicles within
+    ``approach_zone`` metres of the stop line (over the zone's jam capacity): what a stop-line
+    detector tells an actuated controller (a gap in arrivals, a platoon about to reach the line)."""
+
+    max_green: float = 120.0
+    needs_approach: bool = True
+
+    def size(self, dims: ObsDims) -> int:
+        return dims.max_phases + dims.n_actions + 1 + 4 * dims.max_lanes
+
+    def __call__(self, spec: IntersectionSpec, state: IntersectionState, dims: ObsDims) -> np.ndarray:
+        near_cap = spec.near_capacity
+        near = np.clip(state.in_near / near_cap, 0.0, 1.0) if state.in_near.size else np.zeros(0)
+        moving = (np.clip(state.in_near_moving / near_cap, 0.0, 1.0) if state.in_near_moving.size
+                  else np.zeros(0))
+        return np.concatenate([DefaultObservation()(spec, state, dims),
+                               _pad(near, dims.max_lanes), _pad(moving, dims.max_lanes)])
+
+
 @register_observation("pressure")
 class PressureObservation:
     """Current green, allowed greens, time in green, and the max-pressure weight of each green

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gymnasium
@@ -81,10 +82,15 @@ class TrafficSignalEnv(ParallelEnv):
         self._observation = make_observation(self.config.observation)
         self._reward = make_reward(self.config.reward)
         self._conn: SumoConnection | None = None
+        self._needs_approach = bool(getattr(self._observation, "needs_approach", False))
         with SumoConnection(self.scenario, backend=self.config.backend,
                             extra_args=self.config.sumo_args) as probe:
             layout = discover(probe, self.config.yellow_time, self.config.agents)
-        self.specs: dict[str, IntersectionSpec] = {t: s for t, (s, _) in layout.items()}
+            self._junctions = tuple(dict.fromkeys(
+                j for t in layout for j in probe.controlled_junctions(t))) if self._needs_approach else ()
+        zone = self.config.approach_zone if self._needs_approach else 0.0
+        self.specs: dict[str, IntersectionSpec] = {
+            t: replace(s, approach_zone=zone) for t, (s, _) in layout.items()}
         self.phase_sets: dict[str, PhaseSet] = {t: p for t, (_, p) in layout.items()}
         self.possible_agents = list(layout)
         self.agents: list[str] = []
@@ -97,6 +103,9 @@ class TrafficSignalEnv(ParallelEnv):
         lane_pos = {lane: i for i, lane in enumerate(self._lane_ids)}
         self._in_idx = {t: np.array([lane_pos[x] for x in s.in_lanes]) for t, s in self.specs.items()}
         self._out_idx = {t: np.array([lane_pos[x] for x in s.out_lanes]) for t, s in self.specs.items()}
+        # Approach zones: lane -> (row in the lane matrix, position where the zone starts).
+        self._zone_start = {lane: (lane_pos[lane], max(length - zone, 0.0)) for s in self.specs.values()
+                            for lane, length in zip(s.in_lanes, s.in_length)} if zone else {}
         self._rng = np.random.default_rng()
         self._states: dict[str, IntersectionState] = {}
         self._jam_since: float | None = None
@@ -163,6 +172,8 @@ class TrafficSignalEnv(ParallelEnv):
             self._apply(tls, ctrl.reset(now))
             self._controllers[tls] = ctrl
         self._conn.subscribe_lanes(self._lane_ids)
+        if self._needs_approach:  # the zone plus the junction's own size around its centre
+            self._conn.subscribe_approaches(self._junctions, self.config.approach_zone + 50.0)
         self.agents = list(self.possible_agents)
         self._jam_since = None
         self._states = self._snapshot()
@@ -248,15 +259,32 @@ class TrafficSignalEnv(ParallelEnv):
         assert self._conn is not None
         v = self._conn.lane_matrix()  # rows follow self._lane_ids (the subscription order)
         now = self._now = self._conn.time()
+        near, moving = self._approach_counts(len(v))
         states = {}
         for tls in self.possible_agents:
             ctrl, i, o = self._controllers[tls], self._in_idx[tls], self._out_idx[tls]
             states[tls] = IntersectionState(
                 time=now, in_count=v[i, 0], in_halting=v[i, 1], in_occupancy=v[i, 2] / 100.0,
                 in_mean_speed=v[i, 3], in_waiting=v[i, 4], out_count=v[o, 0], phase=ctrl.current,
-                time_in_green=ctrl.time_in_green(now), action_mask=ctrl.mask(now))
+                time_in_green=ctrl.time_in_green(now), action_mask=ctrl.mask(now),
+                in_near=near[i], in_near_moving=moving[i])
         self._lane_matrix = v
         return states
+
+    def _approach_counts(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per lane-matrix row: vehicles, and moving vehicles, inside the lane's approach zone."""
+        near, moving = np.zeros(n_lanes), np.zeros(n_lanes)
+        if not self._needs_approach:
+            return near, moving
+        assert self._conn is not None
+        zone_start = self._zone_start
+        for lane, pos, speed in self._conn.approach_vehicles():
+            entry = zone_start.get(lane)
+            if entry is not None and pos >= entry[1]:
+                near[entry[0]] += 1.0
+                if speed >= 0.1:  # SUMO's halting threshold
+                    moving[entry[0]] += 1.0
+        return near, moving
 
     def _observations(self) -> dict[str, np.ndarray]:
         own = self._actor_observations()

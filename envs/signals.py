@@ -10,7 +10,9 @@ Two action modes (``SignalTiming.action_mode``):
 * ``"phase"``: every ``delta_time`` seconds the agent picks the next green phase (acyclic). A change
   inserts the yellow (and all-red, where the net has one) transition automatically. Min-green and
   max-green are enforced through the action mask: during min-green only the current phase is
-  allowed; after max-green the current phase is not.
+  allowed; after max-green the current phase is not. A transition may span several decisions
+  (``delta_time`` shorter than yellow + all-red): while it runs, the new green's min-green has not
+  started, so the mask allows only that green and nothing can interrupt the yellow.
 * ``"duration"``: the phase order of the static program is kept (a cycle, as signal engineers time
   it); when a green starts, the agent picks its duration from ``green_durations``. SUMO ends the
   green exactly after that time and runs the transition itself. While a green is running, the mask
@@ -155,10 +157,6 @@ class SignalController:
     """
 
     def __init__(self, phases: PhaseSet, timing: SignalTiming, n_actions: int) -> None:
-        if timing.delta_time <= phases.transition_time and phases.n_greens > 1:
-            raise ConfigError(
-                f"delta_time={timing.delta_time} s must exceed yellow + all-red "
-                f"({phases.transition_time} s) at {phases.tls_id!r}.")
         self.phases = phases
         self.timing = timing
         self.n_actions = n_actions

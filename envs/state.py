@@ -28,6 +28,7 @@ class IntersectionSpec:
         link_lanes: per signal link index, ``(in_lane_index, out_lane_index)``.
         green_links: per green phase, boolean array over links that have right of way.
         neighbours: tls ids of adjacent signalised intersections (sorted).
+        approach_zone: metres before the stop line counted as "approaching" (0 = not measured).
     """
 
     tls_id: str
@@ -39,6 +40,7 @@ class IntersectionSpec:
     link_lanes: np.ndarray  # shape (n_links, 2), int
     green_links: np.ndarray  # shape (n_greens, n_links), bool
     neighbours: tuple[str, ...] = ()
+    approach_zone: float = 0.0
 
     @property
     def n_greens(self) -> int:
@@ -51,6 +53,11 @@ class IntersectionSpec:
         return np.maximum(self.in_length / VEHICLE_SPACE_M, 1.0)
 
     @property
+    def near_capacity(self) -> np.ndarray:
+        """Vehicles the approach zone of each incoming lane can hold when jammed."""
+        return np.maximum(np.minimum(self.approach_zone, self.in_length) / VEHICLE_SPACE_M, 1.0)
+
+    @property
     def out_capacity(self) -> np.ndarray:
         """Vehicles each outgoing lane can hold when jammed."""
         return np.maximum(self.out_length / VEHICLE_SPACE_M, 1.0)
@@ -60,7 +67,9 @@ class IntersectionSpec:
 class IntersectionState:
     """What one intersection looks like at one decision time.
 
-    Lane arrays follow ``IntersectionSpec.in_lanes`` / ``out_lanes``.
+    Lane arrays follow ``IntersectionSpec.in_lanes`` / ``out_lanes``. ``in_near`` and
+    ``in_near_moving`` (vehicles, and moving vehicles, within ``spec.approach_zone`` of the stop line)
+    are filled only for observations that ask for them (``needs_approach``); otherwise empty.
     """
 
     time: float
@@ -73,6 +82,8 @@ class IntersectionState:
     phase: int
     time_in_green: float
     action_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    in_near: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    in_near_moving: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def delay(self, spec: IntersectionSpec) -> float:
         """Vehicle-seconds lost per second on the approaches: sum of count * (1 - v / v_max)."""

@@ -193,6 +193,52 @@ def test_max_green_forces_a_change_in_sumo(core_scenario, tmp_path) -> None:
             assert 30 <= seconds < 30 + 5 + 1e-6, f"{tls}: green lasted {seconds} s from t={start}"
 
 
+def test_short_decisions_never_cut_a_yellow_in_sumo(core_scenario, tmp_path) -> None:
+    """delta_time 1 s < yellow: the transition spans several decisions and still runs in full."""
+    env, dest = _agent_and_record(core_scenario, tmp_path, min_green=5, max_green=30, delta_time=1)
+    try:
+        rollout(env, seed=6, policy=any_random)
+        phase_sets = dict(env.phase_sets)
+    finally:
+        env.close()
+    changes = 0
+    for tls, states in read_tls_record(dest).items():
+        seq = runs(states)
+        for k, (state, start, seconds) in enumerate(seq[1:-1], start=1):
+            if "y" in state:
+                changes += 1
+                assert seconds == phase_sets[tls].yellow_time, f"{tls}: yellow {seconds} s at t={start}"
+                assert is_yellow_after(seq[k - 1][0], state)
+            elif state in phase_sets[tls].greens:
+                assert seconds >= 5, f"{tls}: green {state} lasted {seconds} s from t={start}"
+    assert changes > 10
+
+
+def test_approach_counts_match_sumo_vehicle_positions(core_scenario) -> None:
+    """The approach zone counts (one context subscription per junction) equal a count made vehicle by
+    vehicle through SUMO's own lane and vehicle queries, on every incoming lane at every decision."""
+    env = TrafficSignalEnv(core_scenario, observation="approach", approach_zone=40.0)
+    checked = 0
+    try:
+        env.reset(seed=2)
+        api = env.connection._api  # noqa: SLF001 - an independent reference count, test only
+        rng = np.random.default_rng(2)
+        while env.agents:
+            env.step({a: masked_random(env, a, {"action_mask": env.action_mask(a)}, rng) for a in env.agents})
+            for agent in env.agents:
+                spec, st = env.specs[agent], env.intersection_state(agent)
+                for k, lane in enumerate(spec.in_lanes):
+                    pos = [(api.vehicle.getLanePosition(v), api.vehicle.getSpeed(v))
+                           for v in api.lane.getLastStepVehicleIDs(lane)]
+                    near = [speed for p, speed in pos if p >= spec.in_length[k] - 40.0]
+                    assert st.in_near[k] == len(near), (agent, lane)
+                    assert st.in_near_moving[k] == sum(speed >= 0.1 for speed in near), (agent, lane)
+                    checked += len(near)
+    finally:
+        env.close()
+    assert checked > 100
+
+
 def test_masked_actions_are_never_applied(core_scenario, tmp_path) -> None:
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=10, max_green=30, delta_time=5)
     try:

@@ -5,6 +5,8 @@ The numbers are worked out by hand in the comments, so a change of formula shows
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -67,6 +69,17 @@ def test_queue_observation_by_hand() -> None:
     np.testing.assert_allclose(vec, PHASE_BLOCK + [0.3, 0.0, 0.0] + [0.25, 0.4, 0.0], rtol=1e-6)
 
 
+def test_approach_observation_by_hand() -> None:
+    obs = make_observation("approach")
+    spec = replace(SPEC, approach_zone=30.0)  # 30 m of a 75 m lane: jam capacity 4 vehicles
+    vec = obs(spec, _state(in_near=np.array([3.0, 1.0]), in_near_moving=np.array([1.0, 1.0])), DIMS)
+    assert obs.size(DIMS) == 19 == vec.shape[0] and vec.dtype == np.float32
+    np.testing.assert_allclose(vec, PHASE_BLOCK + [0.5, 0.2, 0.0] + [0.3, 0.0, 0.0]
+                               + [0.75, 0.25, 0.0] + [0.25, 0.25, 0.0], rtol=1e-6)
+    # a zone longer than the lane is capped at the lane: 75 m -> 10 vehicles
+    np.testing.assert_allclose(replace(SPEC, approach_zone=500.0).near_capacity, [10.0, 10.0])
+
+
 def test_phase_block_clips_time_in_green_and_transition() -> None:
     obs = make_observation("default")
     assert obs(SPEC, _state(time_in_green=-3.0), DIMS)[6] == 0.0  # during yellow
@@ -101,7 +114,7 @@ def test_delay_is_zero_on_empty_lanes_at_the_speed_limit() -> None:
 
 
 def test_builtin_names_are_registered() -> None:
-    assert {"default", "pressure", "queue"} <= set(observation_names())
+    assert {"default", "approach", "pressure", "queue"} <= set(observation_names())
     assert {"queue", "pressure", "wait_change", "delay"} <= set(reward_names())
 
 
@@ -149,7 +162,8 @@ def test_observations_stay_inside_their_box(count, halting, out, speed, phase, t
     halting = np.minimum(halting, count)
     state = _state(in_count=count, in_halting=halting, out_count=out, in_mean_speed=speed,
                    phase=phase, time_in_green=t)
-    for name, low in (("default", 0.0), ("queue", 0.0), ("pressure", -1.0)):
+    state.in_near, state.in_near_moving = count, halting
+    for name, low in (("default", 0.0), ("approach", 0.0), ("queue", 0.0), ("pressure", -1.0)):
         obs = make_observation(name)
         vec = obs(SPEC, state, DIMS)
         assert vec.shape == (obs.size(DIMS),) and vec.dtype == np.float32

@@ -89,11 +89,16 @@ def test_signal_timing_rejects_bad_values(kwargs: dict) -> None:
         SignalTiming(**kwargs)
 
 
-def test_delta_time_must_exceed_the_transition() -> None:
+def test_a_transition_can_span_several_short_decisions() -> None:
     ps = PhaseSet.from_program("J1", WITH_ALL_RED)  # 3 s yellow + 2 s all-red
-    with pytest.raises(ConfigError, match="delta_time=5.0.*'J1'"):
-        SignalController(ps, SignalTiming(delta_time=5.0), n_actions=2)
-    SignalController(ps, SignalTiming(delta_time=6.0), n_actions=2)
+    ctrl = SignalController(ps, SignalTiming(delta_time=1.0, min_green=0.0, max_green=60.0), n_actions=2)
+    ctrl.reset(0.0)
+    commands, applied = ctrl.apply(1, now=10.0)
+    assert applied == 1 and len(commands) == 1
+    for now in (11.0, 12.0, 13.0, 14.0):  # yellow and all-red run: only the new green is allowed
+        assert ctrl.mask(now).tolist() == [False, True]
+        assert ctrl.apply(0, now=now) == ([], 1)  # switching back is refused, the yellow completes
+    assert ctrl.mask(15.0).tolist() == [True, True]  # green 1 shows from t=15; min_green 0
 
 
 # ----------------------------------------------------------------------------- phase mode
