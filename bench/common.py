@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import platform
+import pstats
 import resource
 import statistics
 from pathlib import Path
@@ -89,3 +90,28 @@ def machine_line() -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"python {platform.python_version()}, SUMO {sumo_install.version()}, {platform.machine()}, "
             f"{os.cpu_count()} CPUs, load average {load}")
+
+
+def time_split(stats: pstats.Stats) -> dict[str, float]:
+    """Where a profiled run's time went: ``simulationStep`` (SUMO advancing the traffic, and
+    evaluating subscriptions), other libsumo calls (SUMO answering queries, handing over subscription
+    results), SUMO start/close (loading the net, the env's probe included), and the rest (Python: the
+    env, numpy, the bench loop). Seconds of self time, profiler overhead included.
+    """
+    total = sim = other = start = 0.0
+    for (_file, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        total += tottime
+        if "_libsumo.simulation_step" in name:
+            sim += tottime
+        elif "_libsumo.simulation_start" in name or "_libsumo.simulation_close" in name:
+            start += tottime
+        elif "_libsumo." in name:
+            other += tottime
+    return {"total": total, "simulationStep": sim, "other libsumo calls": other,
+            "SUMO start/close": start, "Python": total - sim - other - start}
+
+
+def format_split(split: dict[str, float]) -> str:
+    total = split["total"]
+    return ", ".join(f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in split.items() if k != "total") \
+        + f"; total {total:.2f} s"

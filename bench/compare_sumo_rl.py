@@ -26,12 +26,16 @@ Usage::
     pip install -e ".[bench]"          # adds sumo-rl; SUMO_HOME is set here from the eclipse-sumo wheel
     python bench/compare_sumo_rl.py    # wuxi-core (1 h) and wuxi-district (first 1800 s), 3 repeats
     python bench/compare_sumo_rl.py --scenarios wuxi-core --repeats 1 --horizon 300   # a quick look
+    python bench/compare_sumo_rl.py --profile    # + where the time goes, ours vs sumo-rl (cProfile)
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import sys
 import time
 from dataclasses import dataclass
@@ -39,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from common import (children_peak_rss_mb, isolated, machine_line, median, peak_rss_mb, print_table,
-                    use_installed_sumo_home)
+from common import (children_peak_rss_mb, format_split, isolated, machine_line, median, peak_rss_mb,
+                    print_table, time_split, use_installed_sumo_home)
 from env_throughput import plain_sumo_seconds, run_episode
 from scenarios.scenario import Scenario
 
@@ -205,6 +209,20 @@ def sumo_rl_defaults(scenario: Scenario, timing: Timing, seed: int) -> Side:
     return sumo_rl_single(scenario, timing, seed, defaults=True)
 
 
+def profile_side(name: str, scenario: Scenario, timing: Timing, seed: int, top: int = 12) -> str:
+    """cProfile of one episode of ``ours`` or ``sumo-rl``: the time split and the top functions."""
+    fn = {"ours": ours_single, "sumo-rl": sumo_rl_single}[name]
+    prof = cProfile.Profile()
+    prof.enable()
+    side = fn(scenario, timing, seed)
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    return (f"{name} on {scenario.name}: loop {side.loop_s:.2f} s under the profiler; where the time goes "
+            f"(self time): {format_split(time_split(stats))}\n" + out.getvalue())
+
+
 def _fmt(x: float | None, spec: str) -> str:
     return "–" if x is None else format(x, spec)
 
@@ -263,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="episode seconds for every scenario (default: the scenario's own, "
                              "wuxi-district capped by --district-horizon)")
     parser.add_argument("--district-horizon", type=float, default=1800.0)
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one episode of ours and of sumo-rl per scenario (cProfile)")
     args = parser.parse_args(argv)
 
     import scenarios
@@ -271,17 +291,23 @@ def main(argv: list[str] | None = None) -> int:
     timing = Timing()
     print(f"env throughput side by side, median of {args.repeats} runs; {machine_line()}")
     print(f"timing: {timing}")
-    rows = []
+    rows: list[list[str]] = []
+    profiles: list[str] = []
     for name in args.scenarios.split(","):
         horizon = args.horizon or (args.district_horizon if name == "wuxi-district" else None)
         scenario = scenarios.build(name, seed=0, horizon=horizon)
         rows += compare(scenario, timing, args.seed, args.repeats)
+        if args.profile:
+            for side in ("ours", "sumo-rl"):
+                profiles.append(isolated(profile_side, side, scenario, timing, args.seed))
     print_table(
         f"median of {args.repeats}; {machine_line()}",
         ["scenario", "side", "env steps/s", "agent-steps/s", "reset s", "overhead ratio",
          "x sumo-rl (steps/s)", "x sumo-rl defaults", "x plain sumo (episode wall)", "peak RSS MB per process"], rows)
     print("\ntargets (issue 6): ours >= 1.4x sumo-rl, ours x2 >= 2.5x sumo-rl, overhead ratio <= 1.15. "
           "'x plain sumo' = simulated seconds per wall second (reset + loop) / plain sumo's (load included).")
+    for text in profiles:
+        print("\n" + text)
     return 0
 
 

@@ -11,7 +11,8 @@ For one scenario, in one run, it measures (median of ``--repeats`` runs):
 * **plain sumo**: the wall time of the ``sumo`` binary running the scenario with its static programs
   (a subprocess; it includes loading the net, so compare it with "reset + loop").
 
-``--profile`` adds a cProfile summary (top 15 by cumulative time) of one extra episode.
+``--profile`` adds a cProfile summary of one extra episode: the split simulationStep / other libsumo
+calls / Python, and the top 15 functions by cumulative time.
 
 Usage::
 
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common import format_split, time_split
 from envs import TrafficSignalEnv
 from scenarios import sumo_install
 from scenarios.scenario import Scenario
@@ -113,7 +115,8 @@ def profile_episode(env: TrafficSignalEnv, actions: np.ndarray, seed: int, top: 
     stats = pstats.Stats(prof, stream=out)
     stats.sort_stats("cumulative").print_stats(top)
     head = (f"profiled episode: {run.steps} steps, loop {run.loop_s:.2f} s (profiler overhead "
-            f"included), simulationStep {run.sim_step_s:.2f} s\n")
+            f"included), simulationStep {run.sim_step_s:.2f} s\n"
+            f"where the time goes (self time): {format_split(time_split(stats))}\n")
     return head + out.getvalue()
 
 
