@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import psutil
 
 from common import (children_peak_rss_mb, format_split, isolated, machine_line, median, peak_rss_mb,
                     print_table, time_split, use_installed_sumo_home)
@@ -71,6 +72,7 @@ class Side:
     loop_s: float
     sim_step_s: float | None
     rss_mb: list[float]
+    cpu_s: float  # CPU seconds of reset + loop per simulation (robust to other load, unlike wall)
 
     @property
     def steps_per_s(self) -> float:
@@ -113,7 +115,8 @@ def ours_single(scenario: Scenario, timing: Timing, seed: int) -> Side:
         run = run_episode(env, actions, seed)
     finally:
         env.close()
-    return Side(run.steps, run.agents, 1, run.reset_s, run.loop_s, run.sim_step_s, [peak_rss_mb()])
+    return Side(run.steps, run.agents, 1, run.reset_s, run.loop_s, run.sim_step_s, [peak_rss_mb()],
+                run.cpu_s)
 
 
 def ours_workers(scenario: Scenario, timing: Timing, seed: int, n_envs: int = 2) -> Side:
@@ -132,6 +135,8 @@ def ours_workers(scenario: Scenario, timing: Timing, seed: int, n_envs: int = 2)
     u = draws(ids, n_steps(scenario, timing), seed)
     table = np.stack([(u[a] * g).astype(int) for a, g in zip(ids, greens)], axis=1)
     venv = MultiAgentVecEnv(scenario, config, n_envs=n_envs, seed_base=seed)
+    workers = psutil.Process().children()
+    cpu0 = sum(sum(w.cpu_times()[:2]) for w in workers)
     try:
         t0 = time.perf_counter()
         venv.reset()
@@ -144,9 +149,10 @@ def ours_workers(scenario: Scenario, timing: Timing, seed: int, n_envs: int = 2)
             k += 1
             t_last = time.perf_counter()
         rss = children_peak_rss_mb()
+        cpu = (sum(sum(w.cpu_times()[:2]) for w in workers) - cpu0) / n_envs
     finally:
         venv.close()
-    return Side(k, len(ids), n_envs, t1 - t0, t_last - t1, None, rss)
+    return Side(k, len(ids), n_envs, t1 - t0, t_last - t1, None, rss, cpu)
 
 
 def sumo_rl_single(scenario: Scenario, timing: Timing, seed: int, defaults: bool = False) -> Side:
@@ -187,7 +193,7 @@ def sumo_rl_single(scenario: Scenario, timing: Timing, seed: int, defaults: bool
     try:
         ids = list(env.ts_ids)
         u = draws(ids, n_steps(scenario, timing), seed)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         env.reset(seed=seed)
         t1 = time.perf_counter()
         inside[0] = 0.0
@@ -198,10 +204,10 @@ def sumo_rl_single(scenario: Scenario, timing: Timing, seed: int, defaults: bool
             _obs, _rew, dones, _info = env.step({a: int(u[a][k] * greens[a]) for a in ids})
             done = dones["__all__"]
             k += 1
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
     finally:
         env.close()
-    return Side(k, len(ids), 1, t1 - t0, t2 - t1, inside[0], [peak_rss_mb()])
+    return Side(k, len(ids), 1, t1 - t0, t2 - t1, inside[0], [peak_rss_mb()], c2 - c0)
 
 
 def sumo_rl_defaults(scenario: Scenario, timing: Timing, seed: int) -> Side:
@@ -238,36 +244,39 @@ def compare(scenario: Scenario, timing: Timing, seed: int, repeats: int) -> list
             side = isolated(fn, scenario, timing, seed)
             runs[name].append(side)
             print(f"  [{scenario.name} run {r + 1}] {name}: {side.steps_per_s:.2f} steps/s, "
-                  f"loop {side.loop_s:.1f} s, reset {side.reset_s:.1f} s, "
+                  f"loop {side.loop_s:.1f} s, reset {side.reset_s:.1f} s, CPU {side.cpu_s:.1f} s, "
                   f"overhead {_fmt(side.overhead, '.3f')}, RSS {'/'.join(f'{m:.0f}' for m in side.rss_mb)} MB",
                   flush=True)
         plain.append(plain_sumo_seconds(scenario, seed))
-        print(f"  [{scenario.name} run {r + 1}] plain sumo: {plain[-1][0]:.1f} s wall", flush=True)
+        print(f"  [{scenario.name} run {r + 1}] plain sumo: {plain[-1][0]:.1f} s wall, "
+              f"{plain[-1][1]:.1f} s CPU", flush=True)
 
     def med(name: str, attr: str) -> float | None:
         values = [getattr(s, attr) for s in runs[name]]
         return None if values[0] is None else median(values)
 
+    def ratio(name: str, ref: str, attr: str = "steps_per_s") -> str:
+        """Median over repeats of the per-repeat ratio (sides of one repeat ran back to back)."""
+        return f"{median([getattr(a, attr) / getattr(b, attr) for a, b in zip(runs[name], runs[ref])]):.2f}"
+
     steps = runs["ours"][0].steps
     horizon = scenario.end - scenario.begin
-    plain_wall = median([w for w, _ in plain])
-    plain_sps = horizon / timing.delta_time / plain_wall  # decisions' worth of simulated time per s
+    label = f"{scenario.name} ({runs['ours'][0].agents} signals, {horizon:.0f} s, {steps} steps)"
     rows = []
     for name in runs:
-        sps = med(name, "steps_per_s")
-        episode = med(name, "reset_s") + med(name, "loop_s")
-        rss = median([max(s.rss_mb) for s in runs[name]])
+        # simulated seconds per wall (CPU) second of reset + loop, relative to plain sumo's
+        vs_plain = median([side.sims * w / (side.reset_s + side.loop_s) for side, (w, _) in zip(runs[name], plain)])
+        vs_plain_cpu = median([c / side.cpu_s for side, (_, c) in zip(runs[name], plain)])
+        cpu_vs_rl = median([b.cpu_s / a.cpu_s for a, b in zip(runs[name], runs["sumo-rl"])])
         rows.append([
-            f"{scenario.name} ({runs[name][0].agents} signals, {horizon:.0f} s, {steps} steps)", name,
-            f"{sps:.2f}", f"{med(name, 'agent_steps_per_s'):,.0f}", f"{med(name, 'reset_s'):.1f}",
-            f"{_fmt(med(name, 'overhead'), '.3f')}",
-            f"{sps / med('sumo-rl', 'steps_per_s'):.2f}",
-            f"{sps / med('sumo-rl (defaults)', 'steps_per_s'):.2f}",
-            f"{runs[name][0].sims * plain_wall / episode:.2f}",
-            f"{rss:.0f}"])
-    rows.append([scenario.name, "plain sumo (static programs)", f"{plain_sps:.2f}", "–",
-                 "(incl.)", "–", f"{plain_sps / med('sumo-rl', 'steps_per_s'):.2f}",
-                 f"{plain_sps / med('sumo-rl (defaults)', 'steps_per_s'):.2f}", "1.00", "–"])
+            label, name, f"{med(name, 'steps_per_s'):.2f}", f"{med(name, 'agent_steps_per_s'):,.0f}",
+            _fmt(med(name, "overhead"), ".3f"), f"{med(name, 'cpu_s'):.1f}",
+            ratio(name, "sumo-rl"), f"{cpu_vs_rl:.2f}", ratio(name, "sumo-rl (defaults)"),
+            f"{vs_plain:.2f}", f"{vs_plain_cpu:.2f}", f"{median([max(s.rss_mb) for s in runs[name]]):.0f}"])
+    plain_wall, plain_cpu = median([w for w, _ in plain]), median([c for _, c in plain])
+    rows.append([label, "plain sumo (static programs, load incl.)",
+                 f"{horizon / timing.delta_time / plain_wall:.2f}", "–", "–", f"{plain_cpu:.1f}",
+                 "", "", "", "1.00", "1.00", "–"])
     return rows
 
 
@@ -302,10 +311,13 @@ def main(argv: list[str] | None = None) -> int:
                 profiles.append(isolated(profile_side, side, scenario, timing, args.seed))
     print_table(
         f"median of {args.repeats}; {machine_line()}",
-        ["scenario", "side", "env steps/s", "agent-steps/s", "reset s", "overhead ratio",
-         "x sumo-rl (steps/s)", "x sumo-rl defaults", "x plain sumo (episode wall)", "peak RSS MB per process"], rows)
+        ["scenario", "side", "env steps/s", "agent-steps/s", "overhead ratio", "CPU s / episode",
+         "x sumo-rl (wall)", "x sumo-rl (CPU)", "x sumo-rl defaults (wall)", "x plain sumo (wall)",
+         "x plain sumo (CPU)", "peak RSS MB per process"], rows)
     print("\ntargets (issue 6): ours >= 1.4x sumo-rl, ours x2 >= 2.5x sumo-rl, overhead ratio <= 1.15. "
-          "'x plain sumo' = simulated seconds per wall second (reset + loop) / plain sumo's (load included).")
+          "Ratios are medians of per-repeat ratios; 'x ... (CPU)' compares CPU seconds per episode (robust to\n"
+          "other load; meaningless for parallel speed-up); 'x plain sumo' compares reset + loop with plain\n"
+          "sumo's whole run (net loading included); ours x2: CPU per simulation.")
     for text in profiles:
         print("\n" + text)
     return 0
