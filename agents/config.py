@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from envs.config import EnvConfig, format_validation_error, read_yaml_mapping
 from scenarios.errors import ConfigError
@@ -43,12 +43,16 @@ class PPOConfig(BaseModel):
 
 
 class WarmStartConfig(BaseModel):
-    """Behaviour cloning of max-pressure (Varaiya 2013) before PPO, so PPO starts from a sound policy
-    instead of random phase switching (demonstration warm starts, e.g. Hester et al. 2018)."""
+    """Behaviour cloning of a heuristic teacher before PPO, so PPO starts from a sound policy instead
+    of random phase switching (demonstration warm starts, e.g. Hester et al. 2018). ``teacher``:
+    ``max_pressure`` (Varaiya 2013) or ``gap_out`` (vehicle-actuated; needs ``env.observation:
+    approach``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     steps: int = Field(0, ge=0)  # decisions per simulation under the teacher; 0 disables
+    teacher: Literal["max_pressure", "gap_out"] = "max_pressure"
+    critic_epochs: int = Field(10, ge=0)  # value pretraining on the teacher's returns; 0 disables
     epochs: int = Field(10, gt=0)
     learning_rate: float = Field(1e-3, gt=0)
     batch_size: int = Field(512, gt=0)
@@ -75,7 +79,7 @@ class TrainConfig(BaseModel):
         env: environment settings.
         ppo: PPO hyper-parameters.
         eval: periodic evaluation.
-        warm_start: behaviour cloning of max-pressure before PPO (off when ``steps`` is 0).
+        warm_start: behaviour cloning of a heuristic teacher before PPO (off when ``steps`` is 0).
         seed: seed of the policy initialisation and of the training episode seeds.
         n_envs: simulations (worker processes) collecting experience in parallel.
         total_timesteps: training budget in agent-steps (one decision of one intersection).
@@ -99,6 +103,13 @@ class TrainConfig(BaseModel):
     max_minutes: float | None = Field(None, gt=0)
     checkpoint_every: int = Field(100_000, gt=0)
     run_root: str = "runs"
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.warm_start.steps and self.warm_start.teacher == "gap_out" and self.env.observation != "approach":
+            raise ValueError("warm_start.teacher 'gap_out' reads the approach zones: set env.observation "
+                             "to 'approach' (or use the max_pressure teacher)")
+        return self
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -113,7 +113,8 @@ def train(config: TrainConfig, *, evaluator: Evaluator | None = None, resume: Pa
                 tensorboard_log=str(run / "tb"), seed=config.seed, device="cpu", verbose=0)
         deadline = time.time() + 60 * config.max_minutes if config.max_minutes else None
         if checkpoint is None and config.warm_start.steps > 0:
-            stats = behaviour_clone(model, venv, config.warm_start, config.seed)
+            stats = behaviour_clone(model, venv, config.warm_start, config.seed,
+                                    env if isinstance(env, VecNormalize) else None)
             (run / "warm_start.json").write_text(json.dumps(stats))
         hparams = {"scenario": config.scenario, "n_envs": config.n_envs, "reward": config.env.reward,
                    "observation": config.env.observation, "neighbour_obs": config.env.neighbour_obs,

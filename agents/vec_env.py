@@ -89,23 +89,48 @@ class _Sim:
             return new_obs, rewards, True, masks, net, stacked, episode_stats
         return stacked, rewards, False, self.masks, net, None, None
 
-    def teacher_rollout(self, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run ``n_steps`` decisions under max-pressure; return (obs, masks, actions) per agent-step."""
-        from envs.heuristics import max_pressure_actions
+    def teacher_rollout(self, job: tuple[int, str, float]) -> tuple[np.ndarray, ...]:
+        """Run ``n_steps`` decisions under the heuristic ``teacher`` (``job = (n_steps, teacher,
+        gamma)``). Returns, per agent-step (step-major): observations, masks, the teacher's actions,
+        the discounted return that followed, whether that return saw at least the horizon where
+        ``gamma**k`` < 5 % (not cut by the end of the rollout or of an episode), and the running
+        return ``ret = gamma * ret + r`` that ``VecNormalize`` scales rewards by."""
+        from envs.heuristics import heuristic_actions
 
+        n_steps, teacher, gamma = job
         obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
-        xs, ms, ys = [], [], []
+        xs, ms, ys, rs, cuts = [], [], [], [], []
         for _ in range(n_steps):
             if not self.env.agents:
                 self.episode += 1
                 obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
-            actions = max_pressure_actions(self.env, infos)
+            actions = heuristic_actions(self.env, infos, teacher)
             xs.append(np.stack([obs[a] for a in self.agents]))
             ms.append(np.stack([infos[a]["action_mask"] for a in self.agents]))
             ys.append(np.array([actions[a] for a in self.agents]))
-            obs, _, _, _, infos = self.env.step(actions)
+            obs, rew, _, trunc, infos = self.env.step(actions)
+            rs.append(np.array([rew[a] for a in self.agents], dtype=float))
+            cuts.append(bool(trunc[self.agents[0]]))
         self.episode += 1
-        return np.concatenate(xs), np.concatenate(ms), np.concatenate(ys)
+        rewards = np.stack(rs)
+        horizon = int(np.ceil(np.log(0.05) / np.log(gamma))) if gamma < 1 else n_steps
+        returns, running = np.zeros_like(rewards), np.zeros_like(rewards)
+        valid = np.zeros_like(rewards, dtype=bool)
+        acc, seen = np.zeros(rewards.shape[1]), 0
+        for t in reversed(range(n_steps)):
+            if cuts[t] or t == n_steps - 1:
+                acc, seen = np.zeros(rewards.shape[1]), 0
+            acc = rewards[t] + gamma * acc
+            seen += 1
+            returns[t], valid[t] = acc, seen >= horizon
+        fwd = np.zeros(rewards.shape[1])
+        for t in range(n_steps):
+            fwd = gamma * fwd + rewards[t]
+            running[t] = fwd
+            if cuts[t]:
+                fwd = np.zeros(rewards.shape[1])
+        return (np.concatenate(xs), np.concatenate(ms), np.concatenate(ys), returns.ravel(),
+                valid.ravel(), running.ravel())
 
     def close(self) -> None:
         self.env.close()
@@ -267,12 +292,14 @@ class MultiAgentVecEnv(VecEnv):
         """Masks of every (simulation, agent) entry, for sb3-contrib's MaskablePPO."""
         return self._masks.copy()
 
-    def teacher_rollouts(self, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every simulation runs ``n_steps`` decisions under max-pressure (Varaiya 2013), in parallel;
-        returns the visited observations, masks and the teacher's actions (for a warm start).
+    def teacher_rollouts(self, n_steps: int, teacher: str = "max_pressure", gamma: float = 0.99
+                         ) -> tuple[np.ndarray, ...]:
+        """Every simulation runs ``n_steps`` decisions under a heuristic teacher
+        (:data:`envs.heuristics.TEACHERS`), in parallel; returns what
+        :meth:`_Sim.teacher_rollout` returns, concatenated over simulations (for a warm start).
         The next ``reset`` starts fresh episodes."""
-        parts = self._call_all("teacher", [n_steps] * self.n_sims)
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
+        parts = self._call_all("teacher", [(n_steps, teacher, gamma)] * self.n_sims)
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
 
     def worker_state(self) -> list[dict]:
         """Per worker: episodes started and faults (to resume the seed streams)."""

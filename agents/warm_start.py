@@ -1,9 +1,12 @@
-"""Warm start: behaviour cloning of max-pressure before PPO.
+"""Warm start: behaviour cloning of a heuristic teacher before PPO.
 
-Every worker drives its simulation with max-pressure (Varaiya 2013) for ``steps`` decisions; the
+Every worker drives its simulation with the teacher (``max_pressure``, Varaiya 2013, or ``gap_out``,
+vehicle-actuated control: :mod:`envs.heuristics`) for ``steps`` decisions; the
 shared actor is then fitted to the teacher's choices by cross-entropy over the *masked* action
 distribution (masked phases have probability 0, so the clone never learns a forbidden action).
-PPO then improves on the teacher instead of starting from random phase switching.
+PPO then improves on the teacher instead of starting from random phase switching. The critic is
+fitted to the teacher's discounted returns as well (value pretraining), so that PPO's first updates
+follow real advantages.
 """
 
 from __future__ import annotations
@@ -17,33 +20,71 @@ from agents.config import WarmStartConfig
 from agents.vec_env import MultiAgentVecEnv
 
 
-def behaviour_clone(model: Any, venv: MultiAgentVecEnv, cfg: WarmStartConfig, seed: int = 0) -> dict[str, float]:
-    """Fit ``model``'s actor to max-pressure decisions; returns the final loss and accuracy."""
-    obs, masks, actions = venv.teacher_rollouts(cfg.steps)
+_CRITIC_PREFIXES = ("value_net", "mlp_extractor.value_net", "vf_features_extractor")
+
+
+def behaviour_clone(model: Any, venv: MultiAgentVecEnv, cfg: WarmStartConfig, seed: int = 0,
+                    normalizer: Any = None) -> dict[str, float]:
+    """Fit ``model``'s actor to the teacher's decisions, then (``cfg.critic_epochs`` > 0) its critic
+    to the teacher's discounted returns, so PPO's first advantages are not the noise of a random
+    critic (which otherwise pulls the cloned policy away from the teacher before the critic has
+    learnt anything). ``normalizer`` is the ``VecNormalize`` wrapper, if rewards are normalised:
+    its return statistics are seeded from the teacher's rewards and the value targets are scaled
+    the same way PPO's rewards will be. Returns losses, accuracy and the critic's explained variance.
+    """
+    obs, masks, actions, returns, valid, running = venv.teacher_rollouts(cfg.steps, cfg.teacher,
+                                                                         model.gamma)
     policy = model.policy
-    params = [p for n, p in policy.named_parameters() if not n.startswith(("value_net", "mlp_extractor.value_net",
-                                                                             "vf_features_extractor"))]
-    optimiser = th.optim.Adam(params, lr=cfg.learning_rate)
+    actor = [p for n, p in policy.named_parameters() if not n.startswith(_CRITIC_PREFIXES)]
+    critic = [p for n, p in policy.named_parameters() if n.startswith(_CRITIC_PREFIXES)]
     rng = np.random.default_rng(seed)
     x = th.as_tensor(obs, dtype=th.float32)
-    m = th.as_tensor(masks, dtype=th.bool)
     y = th.as_tensor(actions, dtype=th.long)
-    n = len(y)
-    loss_value = 0.0
+
+    def actor_loss(idx: th.Tensor) -> th.Tensor:
+        return -policy.get_distribution(x[idx], action_masks=masks[idx.numpy()]).log_prob(y[idx]).mean()
+
     policy.set_training_mode(True)
-    for _ in range(cfg.epochs):
+    stats = {"loss": _fit(actor, actor_loss, len(y), cfg.epochs, cfg, rng), "samples": float(len(y))}
+    if cfg.critic_epochs > 0 and valid.any():
+        scale = 1.0
+        if normalizer is not None:
+            normalizer.ret_rms.update(running)
+            scale = float(np.sqrt(normalizer.ret_rms.var + normalizer.epsilon))
+        keep = np.flatnonzero(valid)
+        xv = x[keep]
+        target = th.as_tensor(returns[keep] / scale, dtype=th.float32)
+
+        def critic_loss(idx: th.Tensor) -> th.Tensor:
+            return th.nn.functional.mse_loss(policy.predict_values(xv[idx]).flatten(), target[idx])
+
+        stats["value_loss"] = _fit(critic, critic_loss, len(keep), cfg.critic_epochs, cfg, rng)
+        with th.no_grad():
+            pred = policy.predict_values(xv).flatten()
+        stats["value_explained_variance"] = float(1 - th.var(target - pred) / th.var(target).clamp(min=1e-8))
+    policy.set_training_mode(False)
+    with th.no_grad():
+        dist = policy.get_distribution(x, action_masks=masks)
+        stats["accuracy"] = float((dist.distribution.probs.argmax(dim=1) == y).float().mean())
+        free = masks.sum(axis=1) > 1  # decisions with a real choice (not forced by min/max green)
+        if free.any():
+            stats["accuracy_free"] = float((dist.distribution.probs.argmax(dim=1) == y)[th.as_tensor(free)]
+                                           .float().mean())
+    return stats
+
+
+def _fit(params: list, loss_fn: Any, n: int, epochs: int, cfg: WarmStartConfig,
+         rng: np.random.Generator) -> float:
+    """Adam over shuffled minibatches of ``range(n)``; returns the last minibatch loss."""
+    optimiser = th.optim.Adam(params, lr=cfg.learning_rate)
+    loss_value = 0.0
+    for _ in range(epochs):
         order = rng.permutation(n)
         for start in range(0, n, cfg.batch_size):
-            idx = th.as_tensor(order[start:start + cfg.batch_size])
-            dist = policy.get_distribution(x[idx], action_masks=m[idx].numpy())
-            loss = -dist.log_prob(y[idx]).mean()
+            loss = loss_fn(th.as_tensor(order[start:start + cfg.batch_size]))
             optimiser.zero_grad()
             loss.backward()
             th.nn.utils.clip_grad_norm_(params, 0.5)
             optimiser.step()
             loss_value = float(loss.detach())
-    policy.set_training_mode(False)
-    with th.no_grad():
-        dist = policy.get_distribution(x, action_masks=masks)
-        accuracy = float((dist.distribution.probs.argmax(dim=1) == y).float().mean())
-    return {"loss": loss_value, "accuracy": accuracy, "samples": float(n)}
+    return loss_value

@@ -9,6 +9,10 @@ teacher for behaviour-cloning warm starts) use them.
   phase's movements: :meth:`envs.state.IntersectionState.phase_pressures`).
 * ``greedy``: serve the phase with the most halting vehicles on its green approaches (a "longest
   queue first" baseline).
+* ``gap_out``: vehicle-actuated control in the style of SUMO's ``actuated`` programs, on the
+  environment's approach zones (the ``approach`` observation) as stop-line detectors: hold the green
+  while vehicles are still moving towards the stop line on the lanes it serves (no gap yet), then
+  give way to the next green in cycle order that has a call (vehicles waiting or approaching).
 
 Both go through the same signal logic as the RL agents: the env inserts yellow/all-red, and its
 action mask enforces min/max green; a controller only picks among allowed phases. Ties keep the
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from envs.state import IntersectionSpec, IntersectionState
+from scenarios.errors import ConfigError
 
 
 class _PhasePicker:
@@ -79,8 +84,60 @@ class GreedyQueue(_PhasePicker):
         return out
 
 
-def max_pressure_actions(env: Any, infos: dict[str, dict]) -> dict[str, int]:
-    """Max-pressure actions for every live agent of ``env`` (a convenience for teachers)."""
-    picker = MaxPressure()
+class GapOut(_PhasePicker):
+    """Gap-out actuated control on the approach zones (needs an env measuring them:
+    ``observation="approach"``)."""
+
+    name = "gap_out"
+
+    def __init__(self, env_updates: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        #: environment fields the evaluation harness sets for this controller (approach zones on)
+        self.env_updates = {"observation": "approach", **(env_updates or {})}
+
+    def act(self, observations: dict[str, Any], infos: dict[str, dict]) -> dict[str, int]:
+        actions = {}
+        for agent in observations:
+            spec, state = self._env.specs[agent], self._env.intersection_state(agent)
+            if state.in_near.size == 0:
+                raise ConfigError("gap_out needs the approach zones: use env observation 'approach'.")
+            mask = np.asarray(infos[agent]["action_mask"], dtype=bool)
+            actions[agent] = self._pick(spec, state, mask)
+        return actions
+
+    @staticmethod
+    def _pick(spec: IntersectionSpec, state: IntersectionState, mask: np.ndarray) -> int:
+        current, n = int(state.phase), spec.n_greens
+        lanes = _phase_lanes(spec)
+        if mask[current] and state.in_near_moving[lanes[current]].sum() > 0:
+            return current  # no gap yet: extend
+        for step in range(1, n + 1):
+            k = (current + step) % n
+            if k != current and mask[k] and (state.in_near[lanes[k]].sum() + state.in_halting[lanes[k]].sum()) > 0:
+                return k
+        if mask[current]:
+            return current  # nobody else calls
+        return next(int(k) for k in ((current + s) % n for s in range(1, n + 1)) if mask[k])
+
+
+def _phase_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
+    """Per green, the incoming lanes it serves that some other green does not (lanes green in every
+    phase, such as free right turns, call for no phase)."""
+    green_lanes = [set(np.unique(spec.link_lanes[spec.green_links[k], 0]).tolist()) for k in range(spec.n_greens)]
+    always = set.intersection(*green_lanes) if green_lanes else set()
+    return [np.array(sorted(g - always), dtype=int) for g in green_lanes]
+
+
+TEACHERS = {"max_pressure": MaxPressure, "gap_out": GapOut}
+
+
+def heuristic_actions(env: Any, infos: dict[str, dict], name: str = "max_pressure") -> dict[str, int]:
+    """The actions of heuristic ``name`` (:data:`TEACHERS`) for every live agent of ``env``."""
+    picker = TEACHERS[name]()
     picker.reset(env)
     return picker.act({a: None for a in env.agents}, infos)
+
+
+def max_pressure_actions(env: Any, infos: dict[str, dict]) -> dict[str, int]:
+    """Max-pressure actions for every live agent of ``env`` (a convenience for teachers)."""
+    return heuristic_actions(env, infos, "max_pressure")

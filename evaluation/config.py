@@ -160,6 +160,31 @@ class WebsterSettings(BaseModel):
         return self
 
 
+class GapOutSettings(BaseModel):
+    """``gap_out``: vehicle-actuated control in Python on the env's approach zones
+    (:class:`envs.heuristics.GapOut`). Its decisions run through the environment, so these are the
+    environment settings it runs with (instead of the evaluation's ``env`` section).
+
+    Attributes:
+        delta_time: seconds between decisions (the detector polling interval).
+        min_green: minimum green (s).
+        max_green: maximum green (s).
+        approach_zone: detector zone before the stop line (m); a green is extended while a vehicle
+            moves inside it (25 m is about a 2-s gap at 50 km/h; measured best on wuxi-corridor).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delta_time: float = Field(2.0, gt=0)
+    min_green: float = Field(5.0, ge=0)
+    max_green: float = Field(50.0, gt=0)
+    approach_zone: float = Field(25.0, gt=0)
+
+    def env_updates(self) -> dict[str, float | str]:
+        """The environment fields this controller overrides."""
+        return {"observation": "approach", **self.model_dump()}
+
+
 class ControllerSettings(BaseModel):
     """Per-family controller settings (what :func:`evaluation.controllers.make_controller` reads)."""
 
@@ -167,6 +192,7 @@ class ControllerSettings(BaseModel):
 
     actuated: ActuatedSettings = Field(default_factory=ActuatedSettings)
     webster: WebsterSettings = Field(default_factory=WebsterSettings)
+    gap_out: GapOutSettings = Field(default_factory=GapOutSettings)
 
 
 class EvalConfig(BaseModel):

@@ -150,7 +150,8 @@ def _run_env(scenario: Scenario, controller: Any, seed: int, config: EvalConfig,
     from envs.parallel_env import TrafficSignalEnv
 
     env_config = getattr(controller, "env_config", None) or config.env
-    env_config = env_config.model_copy(update={"sumo_args": tuple(env_config.sumo_args) + tuple(outputs)})
+    updates = dict(getattr(controller, "env_updates", {}))  # e.g. gap_out needs the approach zones
+    env_config = env_config.model_copy(update={**updates, "sumo_args": tuple(env_config.sumo_args) + tuple(outputs)})
     show = gui or screenshots is not None
     env = TrafficSignalEnv(scenario, env_config, render_mode="human" if show else None)
     try:

@@ -17,7 +17,7 @@ from evaluation.config import ControllerEntry, EvalConfig, WebsterSettings
 from evaluation.controllers import (EnvController, NativeController, controller_names,
                                     make_controller)
 from evaluation.controllers.fixed import critical_ratios, webster_plan
-from evaluation.controllers.pressure import MaxPressure
+from evaluation.controllers.pressure import GapOut, MaxPressure
 from evaluation.controllers.programs import Phase, SignalProgram, static_programs
 from evaluation.harness import run_episode
 from scenarios.errors import ConfigError, ExportError
@@ -51,7 +51,7 @@ CONFIG = EvalConfig(workers=0, series_period=30,
 
 
 @pytest.mark.parametrize("spec", ["fixed_time", "webster", "actuated", "delay_based", "max_pressure",
-                                  "greedy"])
+                                  "greedy", "gap_out"])
 def test_each_controller_runs_an_episode(grid: Scenario, spec: str) -> None:
     record = run_episode(grid, ControllerEntry.model_validate(spec), 1, CONFIG)
     m = record["metrics"]
@@ -155,6 +155,33 @@ def test_max_pressure_picks_the_allowed_phase_with_most_pressure() -> None:
     # ties keep the current phase
     state.phase_pressures = lambda s: np.array([0.5, 0.5])
     assert mp.act({"j": None}, {"j": {"action_mask": np.array([True, True, False])}}) == {"j": 0}
+
+
+def test_gap_out_extends_until_a_gap_then_serves_the_next_call_in_cycle_order() -> None:
+    # three greens over four lanes; lane 3 (a free right turn) is green in every phase
+    spec = SimpleNamespace(n_greens=3, link_lanes=np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
+                           green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool))
+    state = SimpleNamespace(phase=0, in_near=np.zeros(4), in_near_moving=np.zeros(4), in_halting=np.zeros(4))
+    env = SimpleNamespace(specs={"j": spec}, intersection_state=lambda a: state)
+    go = GapOut()
+    go.reset(env, 0)
+    free = {"j": {"action_mask": np.array([True, True, True, False])}}
+    state.in_near_moving[0] = state.in_near[0] = 1  # a vehicle still moving towards the line: extend
+    state.in_halting[1] = 3
+    assert go.act({"j": None}, free) == {"j": 0}
+    state.in_near_moving[0] = 0  # gap: phase 1 has a call
+    assert go.act({"j": None}, free) == {"j": 1}
+    state.in_halting[1], state.in_near[2] = 0, 2  # only phase 2 calls: phase 1 is skipped
+    assert go.act({"j": None}, free) == {"j": 2}
+    state.in_near[2] = 0
+    state.in_near_moving[3] = state.in_near[3] = 5  # the free right turn extends nothing, calls nothing
+    assert go.act({"j": None}, free) == {"j": 0}
+    # max green reached (current masked) and no call: the next green in cycle order
+    assert go.act({"j": None}, {"j": {"action_mask": np.array([False, True, True, False])}}) == {"j": 1}
+    # an env without approach zones is a clear error
+    state.in_near = np.zeros(0)
+    with pytest.raises(ConfigError, match="approach"):
+        go.act({"j": None}, free)
 
 
 def test_unknown_controller_lists_the_known_ones() -> None:
