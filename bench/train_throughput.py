@@ -1,10 +1,11 @@
 """Training throughput: the project's trainer with 1 and 2 worker processes vs SB3 PPO on sumo-rl.
 
     python bench/train_throughput.py [--scenario wuxi-core] [--steps 23040] [--repeats 3] [--no-sumo-rl]
+                                     [--set env.critic_obs=false ...]
 
 * **ours, 1 / 2 workers**: a real ``agents.trainer.train`` run (MaskablePPO updates included,
-  evaluation and warm start off, the scenario's training config otherwise: ``configs/wuxi_core.yaml``)
-  into a temporary folder.
+  evaluation and warm start off) into a temporary folder, with ``configs/wuxi_core.yaml`` plus the
+  ``PINNED`` timing/observation/PPO settings of the runs recorded in BENCHMARKS.md, plus ``--set``.
 * **sumo-rl + SB3 PPO**: the equivalent on sumo-rl (installed by the ``bench`` extra): one
   ``sumo_rl.SumoEnvironment`` (libsumo) on the same net and routes, every intersection one entry of
   a hand-made SB3 ``VecEnv`` (parameter sharing, as ours; no supersuit), SB3 ``PPO`` with the same
@@ -25,6 +26,7 @@ import csv
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +37,21 @@ from common import (finished_children_peak_rss_mb, isolated, machine_line, media
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs/wuxi_core.yaml"
+# Pinned on top of CONFIG so that the comparison stays what BENCHMARKS.md records when the training
+# config moves on (and stays possible for sumo-rl, which needs delta_time > its 3-s yellow): the
+# timing, observation and PPO settings of the measured runs. ``--set`` overrides any of them.
+PINNED = ("env.delta_time=5", "env.min_green=10", "env.max_green=60", "env.observation=default",
+          "ppo.n_steps=120", "ppo.batch_size=1024", "ppo.n_epochs=5", "ppo.gamma=0.95",
+          "ppo.learning_rate=0.0003")
 
 
-def _config(scenario: str, n_envs: int, steps: int, horizon: float | None, run_root: str) -> Any:
+def _config(scenario: str, n_envs: int, steps: int, horizon: float | None, run_root: str,
+            extra: tuple[str, ...] = ()) -> Any:
     from agents.config import TrainConfig, load_config
 
     overrides = [f"scenario={scenario}", f"n_envs={n_envs}", f"total_timesteps={steps}",
                  "max_minutes=null", "warm_start.steps=0", "eval.every_steps=0",
-                 f"checkpoint_every={10 * steps}", f"run_root={run_root}"]
+                 f"checkpoint_every={10 * steps}", f"run_root={run_root}", *PINNED, *extra]
     if horizon:
         overrides.append(f"horizon={horizon}")
     return load_config(TrainConfig, CONFIG, overrides)
@@ -54,12 +63,14 @@ def rate(rows: list[tuple[float, float]]) -> float:
     return (n1 - n0) / (t1 - t0)
 
 
-def measure(scenario: str, n_envs: int, steps: int, horizon: float | None) -> tuple[float, list[float]]:
-    """Ours: ``(agent-steps/s, [main peak RSS, largest worker peak RSS] MB)``."""
+def measure(scenario: str, n_envs: int, steps: int, horizon: float | None,
+            extra: tuple[str, ...] = ()) -> tuple[float, list[float]]:
+    """Ours: ``(agent-steps/s, [main peak RSS, largest worker peak RSS] MB)``; ``extra``: config
+    overrides (``key=value``) for our trainer."""
     from agents.trainer import train
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(_config(scenario, n_envs, steps, horizon, tmp), evaluator=None, progress=False,
+        run = train(_config(scenario, n_envs, steps, horizon, tmp, extra), evaluator=None, progress=False,
                     command=["bench"])
         with open(run / "metrics.csv") as fh:
             rows = [(float(r["timesteps"]), float(r["time"])) for r in csv.DictReader(fh)
@@ -68,8 +79,9 @@ def measure(scenario: str, n_envs: int, steps: int, horizon: float | None) -> tu
     return rate(rows), rss
 
 
-def measure_sumo_rl(scenario_name: str, steps: int, horizon: float | None) -> tuple[float, list[float]]:
-    """sumo-rl + SB3 PPO: ``(agent-steps/s, [peak RSS] MB)``; the config's PPO settings."""
+def measure_sumo_rl(scenario_name: str, steps: int, horizon: float | None,
+                    extra: tuple[str, ...] = ()) -> tuple[float, list[float]]:
+    """sumo-rl + SB3 PPO: ``(agent-steps/s, [peak RSS] MB)``; the same config's timing and PPO settings."""
     os.environ["LIBSUMO_AS_TRACI"] = "quiet"  # before the first `import traci`
     use_installed_sumo_home()
     import sumo_rl
@@ -80,8 +92,12 @@ def measure_sumo_rl(scenario_name: str, steps: int, horizon: float | None) -> tu
     from agents.trainer import resolve_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = _config(scenario_name, 1, steps, horizon, tmp)
+        config = _config(scenario_name, 1, steps, horizon, tmp, extra)
+    if config.env.delta_time <= 3:
+        raise ValueError(f"delta_time={config.env.delta_time}: sumo-rl needs more than its 3-s yellow; "
+                         "use --set env.delta_time=5")
     sc = resolve_scenario(config)
+    warnings.filterwarnings("ignore", message="You have specified a mini-batch size")  # ours: the same
     e, p = config.env, config.ppo
     env = sumo_rl.SumoEnvironment(
         net_file=str(sc.net_file), route_file=",".join(str(f) for f in sc.route_files),
@@ -193,18 +209,22 @@ def main() -> None:
     parser.add_argument("--horizon", type=float, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-sumo-rl", action="store_true", help="only ours, 1 vs 2 workers")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override our training config (repeatable), e.g. env.critic_obs=false")
     args = parser.parse_args()
     print(f"training throughput, {args.steps} agent-steps per measurement; {machine_line()}", flush=True)
+    if args.set:
+        print(f"our config overrides: {' '.join(args.set)}", flush=True)
     sides: dict[str, list[tuple[float, list[float]]]] = {"ours, 1 worker": [], "ours, 2 workers": []}
     if not args.no_sumo_rl:
         sides["sumo-rl + SB3 PPO"] = []
     for r in range(args.repeats):  # interleaved, so load changes hit every side alike
         for name in sides:
             if name.startswith("sumo-rl"):
-                result = isolated(measure_sumo_rl, args.scenario, args.steps, args.horizon)
+                result = isolated(measure_sumo_rl, args.scenario, args.steps, args.horizon, tuple(args.set))
             else:
                 n = 2 if "2" in name else 1
-                result = isolated(measure, args.scenario, n, args.steps, args.horizon)
+                result = isolated(measure, args.scenario, n, args.steps, args.horizon, tuple(args.set))
             sides[name].append(result)
             print(f"  run {r + 1}: {name}: {result[0]:.0f} agent-steps/s, peak RSS "
                   f"{'/'.join(f'{m:.0f}' for m in result[1])} MB", flush=True)
