@@ -42,8 +42,14 @@ _libsumo_lock = threading.Lock()
 _libsumo_owner: "weakref.ref[SumoConnection] | None" = None
 _labels = itertools.count()
 
-# Lane variables subscribed once per simulation; one call per decision returns all of them.
+# Lane variables read every decision (see SumoConnection.lane_matrix).
 _LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
+
+
+def _lane_keys(tc: Any) -> tuple[int, ...]:
+    """TraCI variable ids of :data:`_LANE_VARS`, in that order."""
+    return (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER, tc.LAST_STEP_OCCUPANCY,
+            tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
 
 
 def _tc() -> Any:
@@ -126,6 +132,7 @@ class SumoConnection:
         self._api: Any = None
         self._closed = True
         self._lanes: tuple[str, ...] = ()
+        self._lane_getters: tuple[Any, ...] = ()
         self._tmp = tempfile.TemporaryDirectory(prefix="wuxi-tsc-sumo-")
         self._error_log = Path(self._tmp.name) / "sumo-errors.log"
         self.backend = self._choose_backend(backend, gui)
@@ -320,31 +327,44 @@ class SumoConnection:
                    float(remaining))
 
     def subscribe_lanes(self, lane_ids: Sequence[str]) -> None:
-        """Subscribe the per-lane traffic variables of these lanes (see :meth:`lane_values`)."""
-        tc = _tc()
-        variables = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
-                     tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
-        for lane_id in lane_ids:
-            self._call("lane.subscribe", self._api.lane.subscribe, lane_id, variables)
+        """Declare the lanes whose traffic variables :meth:`lane_matrix` returns.
+
+        Over TraCI's socket the 5 variables are subscribed (one round trip per decision). In-process
+        (libsumo) they are read with direct getters instead: a libsumo subscription is evaluated
+        inside ``simulationStep`` and handed over as nested dicts, which measured about twice the
+        cost of the getters (BENCHMARKS.md, issue 6 profile).
+        """
         self._lanes = tuple(lane_ids)
+        if self.backend == "libsumo":
+            lane = self._api.lane
+            self._lane_getters = (lane.getLastStepVehicleNumber, lane.getLastStepHaltingNumber,
+                                  lane.getLastStepOccupancy, lane.getLastStepMeanSpeed, lane.getWaitingTime)
+            return
+        tc = _tc()
+        for lane_id in lane_ids:
+            self._call("lane.subscribe", self._api.lane.subscribe, lane_id, _lane_keys(tc))
 
     def lane_values(self) -> dict[str, tuple[float, float, float, float, float]]:
-        """Latest subscribed values per lane: (count, halting, occupancy 0-1, mean speed m/s, waiting s)."""
-        tc = _tc()
-        raw = self._call("lane.getAllSubscriptionResults", self._api.lane.getAllSubscriptionResults)
-        keys = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
-                tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
-        return {lane: tuple(float(values[k]) for k in keys) for lane, values in raw.items()}
+        """Latest values per lane: (count, halting, occupancy in %, mean speed m/s, waiting s)."""
+        return {lane: tuple(float(x) for x in row) for lane, row in zip(self._lanes, self.lane_matrix())}
 
     def lane_matrix(self) -> "np.ndarray":
-        """Latest subscribed values as an array (lanes in subscription order x the 5 variables of
+        """Latest values as an array (lanes in :meth:`subscribe_lanes` order x the 5 variables of
         :meth:`lane_values`); the fast path the environment uses every step."""
         import numpy as np
 
-        tc = _tc()
+        if self._lane_getters:
+            lanes = self._lanes
+
+            def read() -> "np.ndarray":
+                out = np.empty((len(lanes), 5))
+                for j, get in enumerate(self._lane_getters):
+                    out[:, j] = [get(lane) for lane in lanes]
+                return out
+
+            return self._call("lane getters", read)
+        keys = _lane_keys(_tc())
         raw = self._call("lane.getAllSubscriptionResults", self._api.lane.getAllSubscriptionResults)
-        keys = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
-                tc.LAST_STEP_OCCUPANCY, tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
         return np.array([[raw[lane][k] for k in keys] for lane in self._lanes], dtype=float).reshape(-1, 5)
 
     def controlled_junctions(self, tls_id: str) -> tuple[str, ...]:
