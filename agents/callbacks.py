@@ -54,12 +54,15 @@ class TrainingCallback(BaseCallback):
         deadline: wall-clock time (``time.time()``) after which training stops gracefully.
         hparams: hyper-parameters for the HPARAMS tab.
         progress: show a tqdm progress bar.
+        eval_at_start: evaluate before the first update too (after a warm start), so the
+            warm-started policy competes for ``best_model.zip``.
     """
 
     def __init__(self, run_dir: Path, total_timesteps: int, checkpoint_every: int, eval_every: int,
                  evaluator: Evaluator | None, deadline: float | None, hparams: dict[str, Any],
-                 progress: bool = True) -> None:
+                 progress: bool = True, eval_at_start: bool = False) -> None:
         super().__init__()
+        self.eval_at_start = eval_at_start
         self.run_dir = run_dir
         self.total = total_timesteps
         self.checkpoint_every = checkpoint_every
@@ -91,6 +94,8 @@ class TrainingCallback(BaseCallback):
             metrics = {"hparam/eval_delay": 0.0, "train/value_loss": 0.0}
             self.logger.record("hparams", HParam(self.hparams, metrics),
                                exclude=("stdout", "log", "json", "csv"))
+            if self.eval_at_start:  # the warm-started policy is the first candidate for best_model
+                self.evaluate()
 
     def _on_step(self) -> bool:
         n = self.model.num_timesteps

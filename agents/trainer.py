@@ -123,7 +123,8 @@ def train(config: TrainConfig, *, evaluator: Evaluator | None = None, resume: Pa
                    "n_steps": p.n_steps, "batch_size": p.batch_size, "gamma": p.gamma,
                    "ent_coef": p.ent_coef, "delta_time": config.env.delta_time}
         callback = TrainingCallback(run, config.total_timesteps, config.checkpoint_every,
-                                    config.eval.every_steps, evaluator, deadline, hparams, progress)
+                                    config.eval.every_steps, evaluator, deadline, hparams, progress,
+                                    eval_at_start=checkpoint is None and config.warm_start.steps > 0)
         remaining = max(config.total_timesteps - model.num_timesteps, 0)
         if remaining == 0:
             return run  # the budget was already spent before the interruption
