@@ -34,7 +34,9 @@ def training_eval_config(config: Any, model_path: Path) -> EvalConfig:
         "reference": baselines[0] if baselines else "policy",
         "workers": config.eval.workers,
         "out": str(_run_dir(model_path) / "eval"),
-        "env": config.env.model_dump(),  # the baselines run under the policy's signal timing
+        # No "env": env-driven baselines (max_pressure, greedy) run with the evaluation defaults, as
+        # in evaluate.py's tables (max-pressure's best timing: 5-s decisions, 10-s min green); the
+        # policy always runs with its own run's env settings, gap_out with its own.
     })
 
 

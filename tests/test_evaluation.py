@@ -229,7 +229,10 @@ def test_training_evaluator_config_reuses_baselines_under_the_run(tmp_path: Path
     run_dir = tmp_path / "run"
     (run_dir / "eval_models").mkdir(parents=True)
     (run_dir / "config.yaml").write_text("{}")
-    config = training_eval_config(TrainConfig(horizon=600), run_dir / "eval_models" / "step_5.zip")
+    train = TrainConfig(horizon=600, env={"delta_time": 2, "min_green": 5})
+    config = training_eval_config(train, run_dir / "eval_models" / "step_5.zip")
+    # env-driven baselines keep the evaluation's timing (as in evaluate.py), not the policy's
+    assert config.env.delta_time == 5 and config.env.min_green == 10
     assert [c.label for c in config.controllers] == ["fixed_time", "max_pressure", "policy"]
     assert config.controllers[-1].spec.startswith("ppo:") and config.out == str(run_dir / "eval")
     assert config.scenarios[0].horizon == 600 and config.seeds == (1, 2, 3)
