@@ -58,9 +58,14 @@ def observation_layout(env: TrafficSignalEnv) -> list[dict[str, Any]]:
         {"name": "action_mask", "size": d.n_actions, "unit": "0/1"},
         {"name": "time_in_green", "size": 1, "unit": "seconds / 120, clipped to 1"},
     ]
-    if c.observation == "default":
+    if c.observation in ("default", "approach"):
         blocks += [{"name": "lane_density", "size": d.max_lanes, "unit": "vehicles / (lane length / 7.5 m)"},
                    {"name": "lane_queue", "size": d.max_lanes, "unit": "halting vehicles / (lane length / 7.5 m)"}]
+        if c.observation == "approach":
+            zone = f"(min(approach_zone={c.approach_zone:g} m, lane length) / 7.5 m)"
+            blocks += [{"name": "lane_near", "size": d.max_lanes, "unit": f"vehicles near the stop line / {zone}"},
+                       {"name": "lane_near_moving", "size": d.max_lanes,
+                        "unit": f"moving vehicles (>= 0.1 m/s) near the stop line / {zone}"}]
     elif c.observation == "pressure":
         blocks += [{"name": "phase_pressure", "size": d.max_phases, "unit": "density difference, [-1, 1]"}]
     elif c.observation == "queue":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from scenarios.errors import ExportError
 from scenarios.scenario import Scenario
@@ -254,7 +255,9 @@ def test_export_cli_writes_model_and_manifest(exported) -> None:
     assert n_obs == sum(b["size"] for b in manifest["observation"]["layout"])
     (greens,) = [v["greens"] for v in manifest["intersections"].values()]
     assert len(greens) == 4  # wuxi-single: one signal with 4 greens
-    assert manifest["timing"]["delta_time"] == 5 and manifest["timing"]["min_green"] == 10
+    env_cfg = yaml.safe_load((run / "config.yaml").read_text())["env"]
+    assert manifest["timing"]["delta_time"] == env_cfg["delta_time"]
+    assert manifest["timing"]["min_green"] == env_cfg["min_green"]
     assert {"torch", "onnxruntime"} <= set(manifest["versions"])
 
 
