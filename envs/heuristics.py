@@ -95,29 +95,32 @@ class GapOut(_PhasePicker):
         #: environment fields the evaluation harness sets for this controller (approach zones on)
         self.env_updates = {"observation": "approach", **(env_updates or {})}
 
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        super().reset(env, seed)
+        self._lanes: dict[str, list[np.ndarray]] = {}  # per agent: the lanes each green serves
+
     def act(self, observations: dict[str, Any], infos: dict[str, dict]) -> dict[str, int]:
         actions = {}
         for agent in observations:
             spec, state = self._env.specs[agent], self._env.intersection_state(agent)
             if state.in_near.size == 0:
                 raise ConfigError("gap_out needs the approach zones: use env observation 'approach'.")
+            if agent not in self._lanes:
+                self._lanes[agent] = _phase_lanes(spec)
             mask = np.asarray(infos[agent]["action_mask"], dtype=bool)
-            actions[agent] = self._pick(spec, state, mask)
+            actions[agent] = self._pick(self._lanes[agent], state, mask)
         return actions
 
     @staticmethod
-    def _pick(spec: IntersectionSpec, state: IntersectionState, mask: np.ndarray) -> int:
-        current, n = int(state.phase), spec.n_greens
-        lanes = _phase_lanes(spec)
+    def _pick(lanes: list[np.ndarray], state: IntersectionState, mask: np.ndarray) -> int:
+        current, n = int(state.phase), len(lanes)
         if mask[current] and state.in_near_moving[lanes[current]].sum() > 0:
             return current  # no gap yet: extend
-        for step in range(1, n + 1):
-            k = (current + step) % n
-            if k != current and mask[k] and (state.in_near[lanes[k]].sum() + state.in_halting[lanes[k]].sum()) > 0:
-                return k
-        if mask[current]:
-            return current  # nobody else calls
-        return next(int(k) for k in ((current + s) % n for s in range(1, n + 1)) if mask[k])
+        others = [k for k in ((current + s) % n for s in range(1, n)) if mask[k]]  # in cycle order
+        calling = [k for k in others if state.in_near[lanes[k]].sum() + state.in_halting[lanes[k]].sum() > 0]
+        if calling:
+            return calling[0]
+        return current if mask[current] or not others else others[0]  # nobody else calls: keep
 
 
 def _phase_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
