@@ -64,12 +64,11 @@ def behaviour_clone(model: Any, venv: MultiAgentVecEnv, cfg: WarmStartConfig, se
         stats["value_explained_variance"] = float(1 - th.var(target - pred) / th.var(target).clamp(min=1e-8))
     policy.set_training_mode(False)
     with th.no_grad():
-        dist = policy.get_distribution(x, action_masks=masks)
-        stats["accuracy"] = float((dist.distribution.probs.argmax(dim=1) == y).float().mean())
-        free = masks.sum(axis=1) > 1  # decisions with a real choice (not forced by min/max green)
+        hit = (policy.get_distribution(x, action_masks=masks).distribution.probs.argmax(dim=1) == y).float()
+        stats["accuracy"] = float(hit.mean())
+        free = th.as_tensor(masks.sum(axis=1) > 1)  # decisions with a real choice (not forced by min/max green)
         if free.any():
-            stats["accuracy_free"] = float((dist.distribution.probs.argmax(dim=1) == y)[th.as_tensor(free)]
-                                           .float().mean())
+            stats["accuracy_free"] = float(hit[free].mean())
     return stats
 
 

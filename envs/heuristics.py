@@ -77,11 +77,7 @@ class GreedyQueue(_PhasePicker):
 
     def score(self, spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:
         # A lane feeding several green links of one phase counts once per phase.
-        out = np.zeros(spec.n_greens)
-        for k in range(spec.n_greens):
-            lanes = np.unique(spec.link_lanes[spec.green_links[k], 0])
-            out[k] = state.in_halting[lanes].sum() if len(lanes) else 0.0
-        return out
+        return np.array([state.in_halting[lanes].sum() for lanes in green_lanes(spec)])
 
 
 class GapOut(_PhasePicker):
@@ -123,12 +119,17 @@ class GapOut(_PhasePicker):
         return current if mask[current] or not others else others[0]  # nobody else calls: keep
 
 
+def green_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
+    """Per green, the incoming lanes (indices, sorted, each once) that have right of way in it."""
+    return [np.unique(spec.link_lanes[spec.green_links[k], 0]) for k in range(spec.n_greens)]
+
+
 def _phase_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
     """Per green, the incoming lanes it serves that some other green does not (lanes green in every
     phase, such as free right turns, call for no phase)."""
-    green_lanes = [set(np.unique(spec.link_lanes[spec.green_links[k], 0]).tolist()) for k in range(spec.n_greens)]
-    always = set.intersection(*green_lanes) if green_lanes else set()
-    return [np.array(sorted(g - always), dtype=int) for g in green_lanes]
+    lanes = green_lanes(spec)
+    always = set.intersection(*(set(g.tolist()) for g in lanes)) if lanes else set()
+    return [np.array([i for i in g.tolist() if i not in always], dtype=int) for g in lanes]
 
 
 TEACHERS = {"max_pressure": MaxPressure, "gap_out": GapOut}
@@ -140,7 +141,3 @@ def heuristic_actions(env: Any, infos: dict[str, dict], name: str = "max_pressur
     picker.reset(env)
     return picker.act({a: None for a in env.agents}, infos)
 
-
-def max_pressure_actions(env: Any, infos: dict[str, dict]) -> dict[str, int]:
-    """Max-pressure actions for every live agent of ``env`` (a convenience for teachers)."""
-    return heuristic_actions(env, infos, "max_pressure")

@@ -106,6 +106,9 @@ class DefaultObservation:
                                _pad(density, dims.max_lanes), _pad(queue, dims.max_lanes)])
 
 
+_DEFAULT = DefaultObservation()
+
+
 @register_observation("approach")
 class ApproachObservation:
     """The default observation plus, per incoming lane, the vehicles and the moving vehicles within
@@ -123,7 +126,7 @@ class ApproachObservation:
         near = np.clip(state.in_near / near_cap, 0.0, 1.0) if state.in_near.size else np.zeros(0)
         moving = (np.clip(state.in_near_moving / near_cap, 0.0, 1.0) if state.in_near_moving.size
                   else np.zeros(0))
-        return np.concatenate([DefaultObservation()(spec, state, dims),
+        return np.concatenate([_DEFAULT(spec, state, dims),
                                _pad(near, dims.max_lanes), _pad(moving, dims.max_lanes)])
 
 
