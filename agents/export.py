@@ -125,7 +125,7 @@ def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
             "env_config": config.env.model_dump(mode="json"),
             "timing": {"delta_time": config.env.delta_time, "yellow_time": config.env.yellow_time,
                        "min_green": config.env.min_green, "max_green": config.env.max_green,
-                       "action_mode": config.env.action_mode},
+                       "max_red": config.env.max_red, "action_mode": config.env.action_mode},
             "observation": {"name": config.env.observation, "size": n_obs,
                             "actor_size": env.actor_obs_size, "layout": observation_layout(env)},
             "intersections": {t: {"greens": list(env.phase_sets[t].greens),

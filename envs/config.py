@@ -29,6 +29,9 @@ class EnvConfig(BaseModel):
         action_mode: ``phase`` (pick the next green) or ``duration`` (keep the cycle, pick each green's
             duration from ``green_durations``).
         green_durations: choices in duration mode (seconds).
+        max_red: starvation guard (phase mode): a phase whose lanes have had halting vehicles for
+            this many seconds at red is served next, whatever the agent picks (the action mask says
+            so); ``None`` disables it. See :mod:`envs.signals`.
         observation: registered observation name (``default``, ``approach``, ``pressure``, ``queue``).
         approach_zone: metres before the stop line that the ``approach`` observation watches.
         reward: registered reward name (``queue``, ``pressure``, ``wait_change``, ``delay``).
@@ -56,6 +59,7 @@ class EnvConfig(BaseModel):
     max_green: float = Field(60.0, gt=0)
     action_mode: Literal["phase", "duration"] = "phase"
     green_durations: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
+    max_red: float | None = Field(None, gt=0)
     observation: str = "default"
     approach_zone: float = Field(50.0, gt=0)
     reward: str = "queue"
@@ -81,7 +85,7 @@ class EnvConfig(BaseModel):
     def timing(self) -> SignalTiming:
         """The signal-timing part of this config."""
         return SignalTiming(self.delta_time, self.yellow_time, self.min_green, self.max_green,
-                            self.action_mode, tuple(self.green_durations))
+                            self.action_mode, tuple(self.green_durations), self.max_red)
 
 
 def format_validation_error(exc: ValidationError, where: str) -> str:

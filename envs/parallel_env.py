@@ -261,8 +261,15 @@ class TrafficSignalEnv(ParallelEnv):
         now = self._now = self._conn.time()
         near, moving = self._approach_counts(len(v))
         states = {}
+        guard = self._timing.max_red is not None
         for tls in self.possible_agents:
             ctrl, i, o = self._controllers[tls], self._in_idx[tls], self._out_idx[tls]
+            if guard:  # halting vehicles: red greens on lanes the current one does not serve;
+                lanes = self.specs[tls].green_lane_matrix  # the current green on its own lanes
+                own = lanes[ctrl.current]
+                calls = (lanes & ~own & (v[i, 1] > 0)).any(axis=1)
+                calls[ctrl.current] = bool((own & (v[i, 1] > 0)).any())
+                ctrl.observe_calls(now, calls)
             states[tls] = IntersectionState(
                 time=now, in_count=v[i, 0], in_halting=v[i, 1], in_occupancy=v[i, 2] / 100.0,
                 in_mean_speed=v[i, 3], in_waiting=v[i, 4], out_count=v[o, 0], phase=ctrl.current,

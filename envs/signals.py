@@ -10,7 +10,13 @@ Two action modes (``SignalTiming.action_mode``):
 * ``"phase"``: every ``delta_time`` seconds the agent picks the next green phase (acyclic). A change
   inserts the yellow (and all-red, where the net has one) transition automatically. Min-green and
   max-green are enforced through the action mask: during min-green only the current phase is
-  allowed; after max-green the current phase is not. A transition may span several decisions
+  allowed; after max-green the current phase is not. With ``max_red`` set, a phase whose lanes
+  have held a halting vehicle for ``max_red`` seconds while it was red is *due*: once the current
+  green has had its min-green, only due phases are allowed, and a due phase, once green, is held
+  until its queue has cleared (or max-green), so no approach can be starved (a
+  learned policy that never picks a phase would otherwise gridlock the network behind it; the
+  env reports which red phases have halting vehicles through :meth:`SignalController.observe_calls`).
+  A transition may span several decisions
   (``delta_time`` shorter than yellow + all-red): while it runs, the new green's min-green has not
   started, so the mask allows only that green and nothing can interrupt the yellow.
 * ``"duration"``: the phase order of the static program is kept (a cycle, as signal engineers time
@@ -47,6 +53,9 @@ class SignalTiming:
         max_green: a green lasts at most this long (phase mode).
         action_mode: ``"phase"`` or ``"duration"`` (see module docstring).
         green_durations: the durations an agent chooses from in duration mode.
+        max_red: phase mode: a phase whose halting vehicles have waited this long at red is served
+            next (after the current min-green); ``None`` disables the guard. Duration mode keeps the
+            cycle, which serves every phase anyway.
     """
 
     delta_time: float = 5.0
@@ -55,6 +64,7 @@ class SignalTiming:
     max_green: float = 60.0
     action_mode: ActionMode = "phase"
     green_durations: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
+    max_red: float | None = None
 
     def __post_init__(self) -> None:
         if self.delta_time <= 0:
@@ -68,6 +78,8 @@ class SignalTiming:
             raise ConfigError(f"action_mode={self.action_mode!r}: use 'phase' or 'duration'.")
         if not self.green_durations or min(self.green_durations) <= 0:
             raise ConfigError("green_durations must be a non-empty list of positive seconds.")
+        if self.max_red is not None and self.max_red <= 0:
+            raise ConfigError(f"max_red={self.max_red} must be > 0 seconds (or None to disable).")
 
 
 def _is_green(state: str) -> bool:
@@ -164,6 +176,9 @@ class SignalController:
         self.green_start = 0.0
         self._committed: int | None = None  # duration mode: index of the running green's duration
         self._green_end = _FOREVER
+        # max_red: since when each red phase has had halting vehicles (NaN: no call)
+        self._call_since = np.full(phases.n_greens, np.nan)
+        self._clearing = False  # max_red: the current green was due; hold it until its queue clears
         self._program, self._index = self._build_program()
 
     # -------------------------------------------------------------- program
@@ -196,7 +211,34 @@ class SignalController:
         """Start in the first green at time ``now``; returns the commands to apply."""
         self.current, self.green_start = 0, now
         self._committed, self._green_end = None, _FOREVER
+        self._call_since[:] = np.nan
+        self._clearing = False
         return [("set_phase", float(self._index[0]))]
+
+    def observe_calls(self, now: float, calls: np.ndarray) -> None:
+        """Record the halting vehicles at decision time ``now`` (``max_red`` guard; otherwise a no-op).
+
+        ``calls`` has one bool per green: for a red green, whether its lanes that the current green
+        does not serve hold halting vehicles; for the current green, whether its own lanes still do.
+        A red green becomes due once its call has lasted ``max_red`` seconds; a green that was served
+        because it was due is held (up to max-green) until its own queue has cleared, so a starved
+        approach is emptied rather than given one min-green slice.
+        """
+        if self.timing.max_red is None or self.timing.action_mode != "phase":
+            return
+        waiting = np.asarray(calls, dtype=bool).copy()
+        if not waiting[self.current] and now + _EPS >= self.green_start:
+            self._clearing = False
+        waiting[self.current] = False
+        self._call_since[~waiting] = np.nan
+        self._call_since[waiting & np.isnan(self._call_since)] = now
+
+    def due(self, now: float) -> np.ndarray:
+        """Boolean per green: its halting vehicles have waited at least ``max_red`` seconds."""
+        if self.timing.max_red is None:
+            return np.zeros(self.phases.n_greens, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return now - self._call_since + _EPS >= self.timing.max_red
 
     def _advance(self, now: float) -> None:
         """Duration mode: follow SUMO through committed greens that ended before ``now``."""
@@ -218,8 +260,13 @@ class SignalController:
         t, n = self.timing, self.phases.n_greens
         elapsed = now - self.green_start
         if t.action_mode == "phase":
+            due = self.due(now)
             if n == 1 or elapsed + _EPS < t.min_green:
                 m[self.current] = True
+            elif self._clearing and elapsed + _EPS < t.max_green:  # a due green empties its queue
+                m[self.current] = True
+            elif due.any():  # starvation guard: serve a phase that has waited max_red
+                m[:n] = due
             elif elapsed + _EPS >= t.max_green:
                 m[:n] = True
                 m[self.current] = False
@@ -264,7 +311,9 @@ class SignalController:
             if a == self.current:
                 return [], a
             block = self._index[(self.current, a)]
+            self._clearing = bool(self.due(now)[a])
             self.current, self.green_start = a, now + self.phases.transition_time
+            self._call_since[a] = np.nan
             return [("set_phase", float(block))], a
         if self._committed is not None:
             return [], a

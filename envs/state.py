@@ -8,6 +8,7 @@ drive with hand-made numbers and no simulator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -46,6 +47,14 @@ class IntersectionSpec:
     def n_greens(self) -> int:
         """Number of green phases."""
         return int(self.green_links.shape[0])
+
+    @cached_property
+    def green_lane_matrix(self) -> np.ndarray:
+        """Boolean ``(n_greens, n_in_lanes)``: which incoming lanes have right of way in each green."""
+        out = np.zeros((self.n_greens, len(self.in_lanes)), dtype=bool)
+        for k in range(self.n_greens):
+            out[k, self.link_lanes[self.green_links[k], 0]] = True
+        return out
 
     @property
     def in_capacity(self) -> np.ndarray:

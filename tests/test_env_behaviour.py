@@ -193,6 +193,51 @@ def test_max_green_forces_a_change_in_sumo(core_scenario, tmp_path) -> None:
             assert 30 <= seconds < 30 + 5 + 1e-6, f"{tls}: green lasted {seconds} s from t={start}"
 
 
+@pytest.mark.parametrize("max_red", [None, 40.0])
+def test_max_red_stops_a_policy_from_starving_a_phase_in_sumo(core_scenario, tmp_path, max_red) -> None:
+    """A policy that only ever asks for green 0 starves the others (max-green alternates it with
+    green 1 only). With max_red, no green's halting vehicles wait at red much beyond max_red."""
+    env, dest = _agent_and_record(core_scenario, tmp_path, min_green=5, max_green=20, delta_time=2,
+                                  max_red=max_red)
+    since: dict[tuple[str, int], float] = {}  # (tls, green) -> start of its current call
+    longest = {}
+
+    def starve(e, a, info, rng) -> int:  # measures the calls from SUMO's lane data as it goes
+        spec, state = e.specs[a], e.intersection_state(a)
+        lanes = spec.green_lane_matrix
+        calls = (lanes & ~lanes[state.phase] & (state.in_halting > 0)).any(axis=1)
+        for k, call in enumerate(calls):
+            if call:
+                start = since.setdefault((a, k), state.time)
+                longest[a, k] = max(longest.get((a, k), 0.0), state.time - start)
+            else:
+                since.pop((a, k), None)
+        return 0
+
+    try:
+        rollout(env, seed=2, policy=starve)
+        phase_sets = dict(env.phase_sets)
+    finally:
+        env.close()
+    record = read_tls_record(dest)
+    big = [t for t, ps in phase_sets.items() if ps.n_greens >= 3]
+    assert big, "the test scenario needs signals with 3+ greens"
+    worst_all = 0.0
+    for tls in big:
+        greens = phase_sets[tls].greens
+        shown = {g for state, _, _ in runs(record[tls]) for g in [state] if g in greens}
+        worst = max(longest.get((tls, k), 0.0) for k in range(len(greens)))
+        worst_all = max(worst_all, worst)
+        # The guard's bound: max_red and one decision, then each other due green may run to max-green.
+        bound = 40 + 2 + (len(greens) - 1) * (20 + phase_sets[tls].transition_time + 2)
+        if max_red is None:
+            assert shown == set(greens[:2]), f"{tls}: {len(shown)} greens shown without the guard"
+        else:
+            assert shown == set(greens) and worst <= bound, f"{tls}: a call lasted {worst} s"
+    if max_red is None:
+        assert worst_all > bound  # without the guard, some queue waited longer than the guard allows
+
+
 def test_short_decisions_never_cut_a_yellow_in_sumo(core_scenario, tmp_path) -> None:
     """delta_time 1 s < yellow: the transition spans several decisions and still runs in full."""
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=5, max_green=30, delta_time=1)

@@ -291,3 +291,73 @@ def test_duration_mode_without_any_duration_in_range_still_allows_one_action() -
     ctrl = _duration_ctrl(green_durations=(5.0, 8.0), min_green=10.0, max_green=40.0)
     ctrl.reset(0.0)
     assert ctrl.mask(0.0).tolist() == [False, True]
+
+
+# ----------------------------------------------------------------------------- max_red (starvation guard)
+def test_max_red_makes_a_waiting_phase_due_and_the_only_choice() -> None:
+    ctrl = _phase_ctrl(max_red=40.0)  # min green 10, max green 30, 3 greens padded to 4
+    ctrl.reset(0.0)
+    calls = np.array([False, False, True])
+    for now in (0.0, 5.0, 10.0, 15.0, 20.0):  # green 2 has halting vehicles from t=0 ...
+        ctrl.observe_calls(now, calls)
+        ctrl.apply(0, now)  # ... while the agent keeps green 0
+    ctrl.apply(1, now=25.0)  # green 1 from t=29 (4 s yellow): green 2 still waits
+    for now in (30.0, 35.0):
+        ctrl.observe_calls(now, calls)
+        assert ctrl.mask(now).tolist() == [False, True, False, False]  # min green of green 1
+    ctrl.observe_calls(40.0, calls)
+    assert ctrl.due(40.0).tolist() == [False, False, True]
+    assert ctrl.mask(40.0).tolist() == [False, False, True, False]  # min green done: only green 2
+    assert ctrl.apply(0, now=40.0)[1] == 2  # the agent's pick is overridden by the due phase
+    ctrl.observe_calls(45.0, calls)
+    assert not ctrl.due(45.0).any()  # served: its clock is cleared
+
+
+def test_a_due_green_is_held_until_its_queue_clears() -> None:
+    ctrl = _phase_ctrl(max_red=20.0)  # min green 10, max green 30; 4-s yellow before green 1
+    ctrl.reset(0.0)
+    ctrl.observe_calls(0.0, np.array([True, True, False]))
+    ctrl.observe_calls(20.0, np.array([True, True, False]))
+    assert ctrl.apply(2, now=20.0)[1] == 1  # green 1 is due: the agent's pick is overridden
+    for now in (24.0, 34.0, 44.0):  # min green is over at 34, but its queue has not cleared
+        ctrl.observe_calls(now, np.array([False, True, False]))
+        assert ctrl.mask(now).tolist() == [False, True, False, False]
+    ctrl.observe_calls(46.0, np.array([False, False, False]))  # queue gone: free choice again
+    assert ctrl.mask(46.0).tolist() == [True, True, True, False]
+    ctrl.apply(0, now=46.0)  # an ordinary switch (not due) is not held
+    ctrl.observe_calls(60.0, np.array([True, True, False]))
+    assert ctrl.mask(60.0).tolist() == [True, True, True, False]
+
+
+def test_a_due_green_is_released_at_max_green() -> None:
+    ctrl = _phase_ctrl(max_red=20.0)
+    ctrl.reset(0.0)
+    ctrl.observe_calls(0.0, np.array([True, True, False]))
+    ctrl.apply(1, now=20.0)  # due; green 1 from t=24
+    ctrl.observe_calls(53.0, np.array([True, True, False]))
+    assert ctrl.mask(53.0).tolist() == [False, True, False, False]
+    ctrl.observe_calls(54.0, np.array([True, True, False]))
+    assert ctrl.mask(54.0).tolist() == [True, False, True, False]  # 30 s max green
+
+
+def test_max_red_clock_restarts_when_the_call_goes_away() -> None:
+    ctrl = _phase_ctrl(max_red=40.0)
+    ctrl.reset(0.0)
+    ctrl.observe_calls(0.0, np.array([False, True, False]))
+    ctrl.observe_calls(20.0, np.array([False, False, False]))  # e.g. the vehicle turned right on red
+    ctrl.observe_calls(25.0, np.array([False, True, False]))
+    assert not ctrl.due(60.0).any() and ctrl.due(65.0).tolist() == [False, True, False]
+    assert ctrl.mask(64.0).tolist() == [False, True, True, False]  # max green: any other green
+
+
+def test_without_max_red_a_phase_can_wait_forever() -> None:
+    ctrl = _phase_ctrl()
+    ctrl.reset(0.0)
+    ctrl.observe_calls(0.0, np.array([False, False, True]))
+    assert not ctrl.due(1e4).any()
+    assert ctrl.mask(20.0).tolist() == [True, True, True, False]
+
+
+def test_max_red_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="max_red"):
+        SignalTiming(max_red=0.0)
