@@ -239,6 +239,21 @@ def test_approach_counts_match_sumo_vehicle_positions(core_scenario) -> None:
     assert checked > 100
 
 
+def test_a_new_episode_does_not_see_the_previous_simulations_vehicles(core_scenario) -> None:
+    """libsumo hands out the previous simulation's context-subscription results until the new one
+    has stepped: the first observation of an episode must not show the last one's approach queues."""
+    env = TrafficSignalEnv(core_scenario, observation="approach", approach_zone=40.0, backend="libsumo")
+    try:
+        env.reset(seed=2)
+        while env.connection.time() < 200:
+            env.step({a: int(env.action_mask(a).argmax()) for a in env.agents})
+        assert sum(env.intersection_state(a).in_near.sum() for a in env.agents) > 0
+        env.reset(seed=3)  # nothing has been inserted before the first step
+        assert sum(env.intersection_state(a).in_near.sum() for a in env.agents) == 0
+    finally:
+        env.close()
+
+
 def test_masked_actions_are_never_applied(core_scenario, tmp_path) -> None:
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=10, max_green=30, delta_time=5)
     try:
