@@ -374,9 +374,11 @@ class SumoConnection:
         return tuple(self._call("getControlledJunctions",
                                 self._api.trafficlight.getControlledJunctions, tls_id))
 
-    def subscribe_approaches(self, junction_ids: Sequence[str], radius: float) -> None:
+    def subscribe_approaches(self, junction_ids: Sequence[str], radius: float, *,
+                             time_loss: bool = False) -> None:
         """Subscribe, around each junction, the lane, lane position and speed of every vehicle within
-        ``radius`` metres (one context subscription per junction; see :meth:`approach_vehicles`).
+        ``radius`` metres (one context subscription per junction; see :meth:`approach_vehicles`),
+        and with ``time_loss`` also each vehicle's time loss so far (see :meth:`approach_time_losses`).
 
         Until the next :meth:`simulation_step` the readers return no vehicles: libsumo hands out the
         *previous* simulation's context results (from the same process) until it has stepped, and
@@ -384,6 +386,8 @@ class SumoConnection:
         self._context_fresh = False
         tc = _tc()
         variables = (tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED)
+        if time_loss:
+            variables += (tc.VAR_TIMELOSS,)
         for j in dict.fromkeys(junction_ids):
             self._call("junction.subscribeContext", self._api.junction.subscribeContext, j,
                        tc.CMD_GET_VEHICLE_VARIABLE, float(radius), variables)
@@ -395,6 +399,16 @@ class SumoConnection:
         tc = _tc()
         lane, pos, speed = tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED
         return [(v[lane], v[pos], v[speed]) for v in merged.values()]
+
+    def approach_time_losses(self) -> list[tuple[str, str, float, float]]:
+        """``(vehicle id, lane, position on the lane in m, time loss since departure in s)`` of every
+        vehicle near a subscribed junction at the last step, each vehicle once (needs
+        ``subscribe_approaches(..., time_loss=True)``). SUMO's time loss is the time lost to driving
+        below the vehicle's desired speed (``tripinfo`` ``timeLoss``)."""
+        merged = self._context_vehicles()
+        tc = _tc()
+        lane, pos, loss = tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_TIMELOSS
+        return [(vid, v[lane], v[pos], v[loss]) for vid, v in merged.items()]
 
     def _context_vehicles(self) -> dict[str, dict]:
         """The subscribed variables of every vehicle near a subscribed junction, each vehicle once."""
