@@ -199,7 +199,7 @@ class TimeLossSettings(BaseModel):
         min_time_loss: a vehicle holds its green once it has lost this many seconds since entering
             the detector (SUMO's ``minTimeLoss``).
         skip: give way to the next green with a vehicle on its detectors instead of the next green
-            in cycle order (SUMO does not skip).
+            in cycle order (SUMO does not skip; skipping measured better through the env).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -209,7 +209,7 @@ class TimeLossSettings(BaseModel):
     max_green: float = Field(50.0, gt=0)
     detector_range: float = Field(100.0, gt=0)
     min_time_loss: float = Field(1.0, ge=0)
-    skip: bool = False
+    skip: bool = True
 
     def env_updates(self) -> dict[str, float]:
         """The environment fields this controller overrides."""

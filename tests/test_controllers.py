@@ -190,7 +190,7 @@ def test_time_loss_prolongs_for_delayed_vehicles_or_empty_reds_then_takes_the_ne
                            green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool))
     state = SimpleNamespace(phase=0, in_detected=np.zeros(4), in_delayed_eta=np.zeros(4))
     env = SimpleNamespace(specs={"j": spec}, intersection_state=lambda a: state)
-    tl = TimeLoss()
+    tl = TimeLoss(skip=False)  # SUMO's rule
     tl.reset(env, 0)
     free = {"j": {"action_mask": np.array([True, True, True, False])}}
     assert tl.act({"j": None}, free) == {"j": 0}  # nobody on a red lane: hold
@@ -206,7 +206,7 @@ def test_time_loss_prolongs_for_delayed_vehicles_or_empty_reds_then_takes_the_ne
     assert tl.act({"j": None}, {"j": {"action_mask": np.array([True, False, False, False])}}) == {"j": 0}
     state.in_detected[:] = 0
     assert tl.act({"j": None}, {"j": {"action_mask": np.array([False, True, True, False])}}) == {"j": 1}
-    skipping = TimeLoss(skip=True)
+    skipping = TimeLoss()  # the default: skip greens without a call
     skipping.reset(env, 0)
     state.in_detected[2] = 1  # only green 2 has a call: green 1 is skipped
     assert skipping.act({"j": None}, free) == {"j": 2}
