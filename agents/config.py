@@ -110,7 +110,8 @@ class TrainConfig(BaseModel):
         if self.warm_start.steps and self.warm_start.teacher == "gap_out" and self.env.observation != "approach":
             raise ValueError("warm_start.teacher 'gap_out' reads the approach zones: set env.observation "
                              "to 'approach' (or use the max_pressure teacher)")
-        if self.warm_start.steps and self.warm_start.teacher == "time_loss" and self.env.detector_range is None:
+        if (self.warm_start.steps and self.warm_start.teacher == "time_loss"
+                and self.env.detector_range is None):
             raise ValueError("warm_start.teacher 'time_loss' reads the time-loss detectors: set "
                              "env.detector_range (e.g. 100; the policy's observation does not change)")
         return self

@@ -155,14 +155,16 @@ class TimeLoss(_PhasePicker):
     all lanes with a red link are empty (nobody to give way to); otherwise switch to the next green
     in cycle order that has a vehicle on its detectors (SUMO does not skip phases: ``skip=False``;
     skipping measured better through this env, whose transitions cost more than the net's own:
-    wuxi-corridor 37.1 vs 38.4 s/veh, wuxi-core 93.2 vs 95.3, lower on every seed). SUMO prolongs by the delayed vehicle's travel time to
-    the stop line and checks again then; here the check comes every ``delta_time`` (measured: the
-    same delay on wuxi-corridor). Unlike SUMO it does not drop a vehicle that cannot reach the stop
-    line before max green; the env ends the green at max green instead.
+    wuxi-corridor 37.1 vs 38.4 s/veh, wuxi-core 93.2 vs 95.3, lower on every seed).
+
+    SUMO prolongs by the delayed vehicle's travel time to the stop line and checks again then; here
+    the check comes every ``delta_time`` (measured: the same delay on wuxi-corridor). Unlike SUMO
+    it does not drop a vehicle that cannot reach the stop line before max green; the env ends the
+    green at max green instead.
 
     Args:
         skip: switch to the next green in cycle order with a vehicle on its detectors (a call)
-            instead of the next green (SUMO's behaviour); a green nobody waits for costs a
+            instead of simply the next green (SUMO's rule); a green nobody waits for costs a
             transition and a min green.
         env_updates: environment fields the evaluation harness sets for this controller.
     """

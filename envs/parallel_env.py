@@ -110,9 +110,10 @@ class TrafficSignalEnv(ParallelEnv):
                             for lane, length in zip(s.in_lanes, s.in_length)} if zone else {}
         det = self._detector_range or 0.0
         # Time-loss detectors: lane -> (row in the lane matrix, detector start, lane length, speed limit).
-        self._det_start = {lane: (lane_pos[lane], max(length - det, 0.0), length, max(vmax, 0.1))
-                           for s in self.specs.values()
-                           for lane, length, vmax in zip(s.in_lanes, s.in_length, s.in_max_speed)} if det else {}
+        self._det_start = {
+            lane: (lane_pos[lane], max(length - det, 0.0), length, max(vmax, 0.1))
+            for s in self.specs.values() for lane, length, vmax in zip(s.in_lanes, s.in_length, s.in_max_speed)
+        } if det else {}
         self._entry_loss: dict[str, tuple[str, float]] = {}  # vehicle -> (lane, time loss on entry)
         self._rng = np.random.default_rng()
         self._states: dict[str, IntersectionState] = {}
@@ -280,7 +281,8 @@ class TrafficSignalEnv(ParallelEnv):
                 time=now, in_count=v[i, 0], in_halting=v[i, 1], in_occupancy=v[i, 2] / 100.0,
                 in_mean_speed=v[i, 3], in_waiting=v[i, 4], out_count=v[o, 0], phase=ctrl.current,
                 time_in_green=ctrl.time_in_green(now), action_mask=ctrl.mask(now),
-                in_near=near[i], in_near_moving=moving[i], in_detected=detected[i] if detected.size else detected,
+                in_near=near[i], in_near_moving=moving[i],
+                in_detected=detected[i] if detected.size else detected,
                 in_delayed_eta=eta[i] if eta.size else eta)
         self._lane_matrix = v
         return states
