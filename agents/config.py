@@ -45,13 +45,14 @@ class PPOConfig(BaseModel):
 class WarmStartConfig(BaseModel):
     """Behaviour cloning of a heuristic teacher before PPO, so PPO starts from a sound policy instead
     of random phase switching (demonstration warm starts, e.g. Hester et al. 2018). ``teacher``:
-    ``max_pressure`` (Varaiya 2013) or ``gap_out`` (vehicle-actuated; needs ``env.observation:
-    approach``)."""
+    ``max_pressure`` (Varaiya 2013), ``gap_out`` (vehicle-actuated; needs ``env.observation:
+    approach``) or ``time_loss`` (delay-based actuated, after SUMO's ``delay_based``; needs
+    ``env.detector_range``, e.g. 100, which leaves the policy's observation as it is)."""
 
     model_config = ConfigDict(extra="forbid")
 
     steps: int = Field(0, ge=0)  # decisions per simulation under the teacher; 0 disables
-    teacher: Literal["max_pressure", "gap_out"] = "max_pressure"
+    teacher: Literal["max_pressure", "gap_out", "time_loss"] = "max_pressure"
     critic_epochs: int = Field(10, ge=0)  # value pretraining on the teacher's returns; 0 disables
     epochs: int = Field(10, gt=0)
     learning_rate: float = Field(1e-3, gt=0)
@@ -109,6 +110,10 @@ class TrainConfig(BaseModel):
         if self.warm_start.steps and self.warm_start.teacher == "gap_out" and self.env.observation != "approach":
             raise ValueError("warm_start.teacher 'gap_out' reads the approach zones: set env.observation "
                              "to 'approach' (or use the max_pressure teacher)")
+        if (self.warm_start.steps and self.warm_start.teacher == "time_loss"
+                and self.env.detector_range is None):
+            raise ValueError("warm_start.teacher 'time_loss' reads the time-loss detectors: set "
+                             "env.detector_range (e.g. 100; the policy's observation does not change)")
         return self
 
 

@@ -1,7 +1,8 @@
 """Warm start: behaviour cloning of a heuristic teacher before PPO.
 
-Every worker drives its simulation with the teacher (``max_pressure``, Varaiya 2013, or ``gap_out``,
-vehicle-actuated control: :mod:`envs.heuristics`) for ``steps`` decisions; the
+Every worker drives its simulation with the teacher (``max_pressure``, Varaiya 2013, ``gap_out``,
+vehicle-actuated control, or ``time_loss``, delay-based actuated control: :mod:`envs.heuristics`)
+for ``steps`` decisions; the
 shared actor is then fitted to the teacher's choices by cross-entropy over the *masked* action
 distribution (masked phases have probability 0, so the clone never learns a forbidden action).
 PPO then improves on the teacher instead of starting from random phase switching. The critic is

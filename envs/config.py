@@ -34,6 +34,12 @@ class EnvConfig(BaseModel):
             so); ``None`` disables it. See :mod:`envs.signals`.
         observation: registered observation name (``default``, ``approach``, ``pressure``, ``queue``).
         approach_zone: metres before the stop line that the ``approach`` observation watches.
+        detector_range: metres before the stop line of the time-loss detectors that the
+            ``time_loss`` controller reads (per incoming lane: the vehicles there, and how long the
+            farthest delayed one needs to reach the stop line); ``None`` = not measured (no extra
+            cost). The policy's observation does not change.
+        min_time_loss: seconds of time loss since entering a time-loss detector that make a vehicle
+            count as delayed (SUMO ``delay_based``'s ``minTimeLoss``).
         reward: registered reward name (``queue``, ``pressure``, ``wait_change``, ``delay``).
         neighbour_obs: append each neighbour's summary (density, queue) to the observation.
         neighbour_reward_weight: spatially discounted reward (MA2C, Chu et al. 2019):
@@ -62,6 +68,8 @@ class EnvConfig(BaseModel):
     max_red: float | None = Field(None, gt=0)
     observation: str = "default"
     approach_zone: float = Field(50.0, gt=0)
+    detector_range: float | None = Field(None, gt=0)
+    min_time_loss: float = Field(1.0, ge=0)
     reward: str = "queue"
     neighbour_obs: bool = False
     neighbour_reward_weight: float = Field(0.0, ge=0, le=1)

@@ -133,6 +133,7 @@ class SumoConnection:
         self._closed = True
         self._lanes: tuple[str, ...] = ()
         self._lane_getters: tuple[Any, ...] = ()
+        self._context_fresh = False  # a step has run since subscribe_approaches (libsumo, see there)
         self._tmp = tempfile.TemporaryDirectory(prefix="wuxi-tsc-sumo-")
         self._error_log = Path(self._tmp.name) / "sumo-errors.log"
         self.backend = self._choose_backend(backend, gui)
@@ -274,6 +275,7 @@ class SumoConnection:
         """Advance the simulation to time ``until`` (seconds) in one call into SUMO."""
         t0 = time.perf_counter()
         self._call("simulationStep", self._api.simulationStep, float(until))
+        self._context_fresh = True
         self.sim_step_seconds += time.perf_counter() - t0
 
     def time(self) -> float:
@@ -372,11 +374,20 @@ class SumoConnection:
         return tuple(self._call("getControlledJunctions",
                                 self._api.trafficlight.getControlledJunctions, tls_id))
 
-    def subscribe_approaches(self, junction_ids: Sequence[str], radius: float) -> None:
+    def subscribe_approaches(self, junction_ids: Sequence[str], radius: float, *,
+                             time_loss: bool = False) -> None:
         """Subscribe, around each junction, the lane, lane position and speed of every vehicle within
-        ``radius`` metres (one context subscription per junction; see :meth:`approach_vehicles`)."""
+        ``radius`` metres (one context subscription per junction; see :meth:`approach_vehicles`),
+        and with ``time_loss`` also each vehicle's time loss so far (see :meth:`approach_time_losses`).
+
+        Until the next :meth:`simulation_step` the readers return no vehicles: libsumo hands out the
+        *previous* simulation's context results (from the same process) until it has stepped, and
+        before the first step of a simulation no vehicle has been inserted anyway."""
+        self._context_fresh = False
         tc = _tc()
         variables = (tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED)
+        if time_loss:
+            variables += (tc.VAR_TIMELOSS,)
         for j in dict.fromkeys(junction_ids):
             self._call("junction.subscribeContext", self._api.junction.subscribeContext, j,
                        tc.CMD_GET_VEHICLE_VARIABLE, float(radius), variables)
@@ -384,14 +395,31 @@ class SumoConnection:
     def approach_vehicles(self) -> list[tuple[str, float, float]]:
         """``(lane, position on the lane in m, speed in m/s)`` of every vehicle near a subscribed
         junction at the last step, each vehicle once."""
+        merged = self._context_vehicles()
         tc = _tc()
+        lane, pos, speed = tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED
+        return [(v[lane], v[pos], v[speed]) for v in merged.values()]
+
+    def approach_time_losses(self) -> list[tuple[str, str, float, float]]:
+        """``(vehicle id, lane, position on the lane in m, time loss since departure in s)`` of every
+        vehicle near a subscribed junction at the last step, each vehicle once (needs
+        ``subscribe_approaches(..., time_loss=True)``). SUMO's time loss is the time lost to driving
+        below the vehicle's desired speed (``tripinfo`` ``timeLoss``)."""
+        merged = self._context_vehicles()
+        tc = _tc()
+        lane, pos, loss = tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_TIMELOSS
+        return [(vid, v[lane], v[pos], v[loss]) for vid, v in merged.items()]
+
+    def _context_vehicles(self) -> dict[str, dict]:
+        """The subscribed variables of every vehicle near a subscribed junction, each vehicle once."""
+        if not self._context_fresh:
+            return {}
         raw = self._call("junction.getAllContextSubscriptionResults",
                          self._api.junction.getAllContextSubscriptionResults)
         merged: dict[str, dict] = {}
         for vehicles in raw.values():
             merged.update(vehicles)
-        lane, pos, speed = tc.VAR_LANE_ID, tc.VAR_LANEPOSITION, tc.VAR_SPEED
-        return [(v[lane], v[pos], v[speed]) for v in merged.values()]
+        return merged
 
     def stats(self) -> dict[str, float]:
         """Cumulative network statistics since the start of the simulation.

@@ -13,8 +13,14 @@ teacher for behaviour-cloning warm starts) use them.
   environment's approach zones (the ``approach`` observation) as stop-line detectors: hold the green
   while vehicles are still moving towards the stop line on the lanes it serves (no gap yet), then
   give way to the next green in cycle order that has a call (vehicles waiting or approaching).
+* ``time_loss``: delay-based actuated control, SUMO's ``delay_based`` programs (Oertel & Wagner
+  2011, "Delay-time actuated traffic signal control for an isolated intersection", TRB 90th Annual
+  Meeting; SUMO's ``MSDelayBasedTrafficLightLogic``), on the environment's time-loss detectors
+  (``detector_range``): hold the green while a vehicle on one of its lanes that has lost time since
+  it entered the detector still has to reach the stop line, or while no vehicle waits on any red
+  lane; then move to the next green in cycle order that has a call.
 
-Both go through the same signal logic as the RL agents: the env inserts yellow/all-red, and its
+All go through the same signal logic as the RL agents: the env inserts yellow/all-red, and its
 action mask enforces min/max green; a controller only picks among allowed phases. Ties keep the
 current phase (no switch without a reason).
 """
@@ -124,6 +130,12 @@ def green_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
     return [np.unique(spec.link_lanes[spec.green_links[k], 0]) for k in range(spec.n_greens)]
 
 
+def red_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
+    """Per green, the incoming lanes (indices, sorted, each once) with a link that is red in it
+    (a lane shared by a green and a red link is in both :func:`green_lanes` and here)."""
+    return [np.unique(spec.link_lanes[~spec.green_links[k], 0]) for k in range(spec.n_greens)]
+
+
 def _phase_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
     """Per green, the incoming lanes it serves that some other green does not (lanes green in every
     phase, such as free right turns, call for no phase)."""
@@ -132,7 +144,72 @@ def _phase_lanes(spec: IntersectionSpec) -> list[np.ndarray]:
     return [np.array([i for i in g.tolist() if i not in always], dtype=int) for g in lanes]
 
 
-TEACHERS = {"max_pressure": MaxPressure, "gap_out": GapOut}
+class TimeLoss(_PhasePicker):
+    """Delay-based actuated control in the style of SUMO's ``delay_based`` programs (needs an env
+    measuring the time-loss detectors: ``detector_range`` set).
+
+    SUMO's rule (``MSDelayBasedTrafficLightLogic::proposeProlongation`` and ``trySwitch``), after
+    the min green: prolong the green while a *delayed* vehicle (more than the env's
+    ``min_time_loss`` seconds lost since it entered the detector: a queue discharging, a platoon
+    braking) on a lane with a green link has still to reach the stop line, or while the detectors of
+    all lanes with a red link are empty (nobody to give way to); otherwise switch to the next green
+    in cycle order that has a vehicle on its detectors (SUMO does not skip phases: ``skip=False``;
+    skipping measured better through this env, whose transitions cost more than the net's own:
+    wuxi-corridor 37.1 vs 38.4 s/veh, wuxi-core 93.2 vs 95.3, lower on every seed).
+
+    SUMO prolongs by the delayed vehicle's travel time to the stop line and checks again then; here
+    the check comes every ``delta_time`` (measured: the same delay on wuxi-corridor). Unlike SUMO
+    it does not drop a vehicle that cannot reach the stop line before max green; the env ends the
+    green at max green instead.
+
+    Args:
+        skip: switch to the next green in cycle order with a vehicle on its detectors (a call)
+            instead of simply the next green (SUMO's rule); a green nobody waits for costs a
+            transition and a min green.
+        env_updates: environment fields the evaluation harness sets for this controller.
+    """
+
+    name = "time_loss"
+
+    def __init__(self, skip: bool = True, env_updates: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.skip = bool(skip)
+        #: environment fields the evaluation harness sets for this controller (detectors on)
+        self.env_updates = {"detector_range": 100.0, **(env_updates or {})}
+
+    def reset(self, env: Any, seed: int | None = None) -> None:
+        super().reset(env, seed)
+        # per agent: per green, the lanes with a green link, the lanes with a red link, the calling lanes
+        self._lanes: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
+
+    def act(self, observations: dict[str, Any], infos: dict[str, dict]) -> dict[str, int]:
+        actions = {}
+        for agent in observations:
+            spec, state = self._env.specs[agent], self._env.intersection_state(agent)
+            if state.in_detected.size == 0:
+                raise ConfigError("time_loss needs the time-loss detectors: set env detector_range "
+                                  "(e.g. 100).")
+            if agent not in self._lanes:
+                self._lanes[agent] = (green_lanes(spec), red_lanes(spec), _phase_lanes(spec))
+            mask = np.asarray(infos[agent]["action_mask"], dtype=bool)
+            actions[agent] = self._pick(*self._lanes[agent], state, mask)
+        return actions
+
+    def _pick(self, green: list[np.ndarray], red: list[np.ndarray], calls: list[np.ndarray],
+              state: IntersectionState, mask: np.ndarray) -> int:
+        current, n = int(state.phase), len(green)
+        if mask[current] and (state.in_delayed_eta[green[current]].max(initial=0.0) > 0
+                              or state.in_detected[red[current]].sum() == 0):
+            return current  # prolong (also: min green, when only the current green is allowed)
+        others = [k for k in ((current + s) % n for s in range(1, n)) if mask[k]]  # in cycle order
+        if self.skip:
+            calling = [k for k in others if state.in_detected[calls[k]].sum() > 0]
+            if calling:
+                return calling[0]
+        return others[0] if others else current
+
+
+TEACHERS = {"max_pressure": MaxPressure, "gap_out": GapOut, "time_loss": TimeLoss}
 
 
 def heuristic_actions(env: Any, infos: dict[str, dict], name: str = "max_pressure") -> dict[str, int]:

@@ -83,11 +83,13 @@ class TrafficSignalEnv(ParallelEnv):
         self._reward = make_reward(self.config.reward)
         self._conn: SumoConnection | None = None
         self._needs_approach = bool(getattr(self._observation, "needs_approach", False))
+        self._detector_range = self.config.detector_range  # time-loss detectors (None: off)
         with SumoConnection(self.scenario, backend=self.config.backend,
                             extra_args=self.config.sumo_args) as probe:
             layout = discover(probe, self.config.yellow_time, self.config.agents)
             self._junctions = tuple(dict.fromkeys(
-                j for t in layout for j in probe.controlled_junctions(t))) if self._needs_approach else ()
+                j for t in layout for j in probe.controlled_junctions(t))) if (
+                    self._needs_approach or self._detector_range) else ()
         zone = self.config.approach_zone if self._needs_approach else 0.0
         self.specs: dict[str, IntersectionSpec] = {
             t: replace(s, approach_zone=zone) for t, (s, _) in layout.items()}
@@ -106,6 +108,13 @@ class TrafficSignalEnv(ParallelEnv):
         # Approach zones: lane -> (row in the lane matrix, position where the zone starts).
         self._zone_start = {lane: (lane_pos[lane], max(length - zone, 0.0)) for s in self.specs.values()
                             for lane, length in zip(s.in_lanes, s.in_length)} if zone else {}
+        det = self._detector_range or 0.0
+        # Time-loss detectors: lane -> (row in the lane matrix, detector start, lane length, speed limit).
+        self._det_start = {
+            lane: (lane_pos[lane], max(length - det, 0.0), length, max(vmax, 0.1))
+            for s in self.specs.values() for lane, length, vmax in zip(s.in_lanes, s.in_length, s.in_max_speed)
+        } if det else {}
+        self._entry_loss: dict[str, tuple[str, float]] = {}  # vehicle -> (lane, time loss on entry)
         self._rng = np.random.default_rng()
         self._states: dict[str, IntersectionState] = {}
         self._jam_since: float | None = None
@@ -172,8 +181,12 @@ class TrafficSignalEnv(ParallelEnv):
             self._apply(tls, ctrl.reset(now))
             self._controllers[tls] = ctrl
         self._conn.subscribe_lanes(self._lane_ids)
-        if self._needs_approach:  # the zone plus the junction's own size around its centre
-            self._conn.subscribe_approaches(self._junctions, self.config.approach_zone + 50.0)
+        if self._needs_approach or self._detector_range:  # the zones plus the junction's own size
+            reach = max(self.config.approach_zone if self._needs_approach else 0.0,
+                        self._detector_range or 0.0)
+            self._conn.subscribe_approaches(self._junctions, reach + 50.0,
+                                            time_loss=bool(self._detector_range))
+        self._entry_loss = {}
         self.agents = list(self.possible_agents)
         self._jam_since = None
         self._states = self._snapshot()
@@ -260,6 +273,7 @@ class TrafficSignalEnv(ParallelEnv):
         v = self._conn.lane_matrix()  # rows follow self._lane_ids (the subscription order)
         now = self._now = self._conn.time()
         near, moving = self._approach_counts(len(v))
+        detected, eta = self._detector_readings(len(v))
         states = {}
         guard = self._timing.max_red is not None
         for tls in self.possible_agents:
@@ -274,7 +288,9 @@ class TrafficSignalEnv(ParallelEnv):
                 time=now, in_count=v[i, 0], in_halting=v[i, 1], in_occupancy=v[i, 2] / 100.0,
                 in_mean_speed=v[i, 3], in_waiting=v[i, 4], out_count=v[o, 0], phase=ctrl.current,
                 time_in_green=ctrl.time_in_green(now), action_mask=ctrl.mask(now),
-                in_near=near[i], in_near_moving=moving[i])
+                in_near=near[i], in_near_moving=moving[i],
+                in_detected=detected[i] if detected.size else detected,
+                in_delayed_eta=eta[i] if eta.size else eta)
         self._lane_matrix = v
         return states
 
@@ -292,6 +308,33 @@ class TrafficSignalEnv(ParallelEnv):
                 if speed >= 0.1:  # SUMO's halting threshold
                     moving[entry[0]] += 1.0
         return near, moving
+
+    def _detector_readings(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per lane-matrix row: vehicles within ``detector_range`` of the stop line, and the seconds
+        the farthest *delayed* one (more than ``min_time_loss`` of time loss since it entered that
+        range) needs at the speed limit to reach the stop line, 0 if none: what SUMO's
+        ``delay_based`` lane-area detectors measure and the prolongation they propose
+        (``MSDelayBasedTrafficLightLogic::proposeProlongation``). A vehicle's entry is the first
+        decision that sees it there, so up to ``delta_time`` of its time loss before is not counted."""
+        if not self._detector_range:
+            return np.zeros(0), np.zeros(0)
+        assert self._conn is not None
+        detected, eta = np.zeros(n_lanes), np.zeros(n_lanes)
+        det_start, before, now = self._det_start, self._entry_loss, {}
+        threshold = self.config.min_time_loss
+        for vid, lane, pos, time_loss in self._conn.approach_time_losses():
+            entry = det_start.get(lane)
+            if entry is None or pos < entry[1]:
+                continue
+            seen = before.get(vid)
+            base = seen[1] if seen is not None and seen[0] == lane else time_loss
+            now[vid] = (lane, base)
+            row = entry[0]
+            detected[row] += 1.0
+            if time_loss - base > threshold:
+                eta[row] = max(eta[row], (entry[2] - pos) / entry[3])
+        self._entry_loss = now
+        return detected, eta
 
     def _observations(self) -> dict[str, np.ndarray]:
         own = self._actor_observations()

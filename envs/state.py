@@ -79,6 +79,10 @@ class IntersectionState:
     Lane arrays follow ``IntersectionSpec.in_lanes`` / ``out_lanes``. ``in_near`` and
     ``in_near_moving`` (vehicles, and moving vehicles, within ``spec.approach_zone`` of the stop line)
     are filled only for observations that ask for them (``needs_approach``); otherwise empty.
+    ``in_detected`` and ``in_delayed_eta`` (vehicles within the env's ``detector_range`` of the stop
+    line, and the seconds the farthest of them that has lost more than ``min_time_loss`` since it
+    entered that range needs at the speed limit to reach the stop line, 0 if none) are filled only
+    when ``detector_range`` is set; otherwise empty.
     """
 
     time: float
@@ -93,6 +97,8 @@ class IntersectionState:
     action_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     in_near: np.ndarray = field(default_factory=lambda: np.zeros(0))
     in_near_moving: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    in_detected: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    in_delayed_eta: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def delay(self, spec: IntersectionSpec) -> float:
         """Vehicle-seconds lost per second on the approaches: sum of count * (1 - v / v_max)."""

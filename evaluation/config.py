@@ -185,6 +185,37 @@ class GapOutSettings(BaseModel):
         return {"observation": "approach", **self.model_dump()}
 
 
+class TimeLossSettings(BaseModel):
+    """``time_loss``: delay-based actuated control in Python on the env's time-loss detectors
+    (:class:`envs.heuristics.TimeLoss`, after SUMO's ``delay_based``). Its decisions run through the
+    environment, so all fields but ``skip`` are the environment settings it runs with (instead of the
+    evaluation's ``env`` section).
+
+    Attributes:
+        delta_time: seconds between decisions (the detector polling interval).
+        min_green: minimum green (s).
+        max_green: maximum green (s).
+        detector_range: detector length before the stop line (m; SUMO's ``detectorRange``).
+        min_time_loss: a vehicle holds its green once it has lost this many seconds since entering
+            the detector (SUMO's ``minTimeLoss``).
+        skip: give way to the next green with a vehicle on its detectors instead of the next green
+            in cycle order (SUMO does not skip; skipping measured better through the env).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delta_time: float = Field(2.0, gt=0)
+    min_green: float = Field(5.0, ge=0)
+    max_green: float = Field(50.0, gt=0)
+    detector_range: float = Field(100.0, gt=0)
+    min_time_loss: float = Field(1.0, ge=0)
+    skip: bool = True
+
+    def env_updates(self) -> dict[str, float]:
+        """The environment fields this controller overrides."""
+        return self.model_dump(exclude={"skip"})
+
+
 class ControllerSettings(BaseModel):
     """Per-family controller settings (what :func:`evaluation.controllers.make_controller` reads)."""
 
@@ -193,6 +224,7 @@ class ControllerSettings(BaseModel):
     actuated: ActuatedSettings = Field(default_factory=ActuatedSettings)
     webster: WebsterSettings = Field(default_factory=WebsterSettings)
     gap_out: GapOutSettings = Field(default_factory=GapOutSettings)
+    time_loss: TimeLossSettings = Field(default_factory=TimeLossSettings)
 
 
 class EvalConfig(BaseModel):

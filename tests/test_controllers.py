@@ -17,7 +17,7 @@ from evaluation.config import ControllerEntry, EvalConfig, WebsterSettings
 from evaluation.controllers import (EnvController, NativeController, controller_names,
                                     make_controller)
 from evaluation.controllers.fixed import critical_ratios, webster_plan
-from evaluation.controllers.pressure import GapOut, MaxPressure
+from evaluation.controllers.pressure import GapOut, MaxPressure, TimeLoss
 from evaluation.controllers.programs import Phase, SignalProgram, static_programs
 from evaluation.harness import run_episode
 from scenarios.errors import ConfigError, ExportError
@@ -51,7 +51,7 @@ CONFIG = EvalConfig(workers=0, series_period=30,
 
 
 @pytest.mark.parametrize("spec", ["fixed_time", "webster", "actuated", "delay_based", "max_pressure",
-                                  "greedy", "gap_out"])
+                                  "greedy", "gap_out", "time_loss"])
 def test_each_controller_runs_an_episode(grid: Scenario, spec: str) -> None:
     record = run_episode(grid, ControllerEntry.model_validate(spec), 1, CONFIG)
     m = record["metrics"]
@@ -182,6 +182,38 @@ def test_gap_out_extends_until_a_gap_then_serves_the_next_call_in_cycle_order() 
     state.in_near = np.zeros(0)
     with pytest.raises(ConfigError, match="approach"):
         go.act({"j": None}, free)
+
+
+def test_time_loss_prolongs_for_delayed_vehicles_or_empty_reds_then_takes_the_next_green() -> None:
+    # three greens over four lanes; lane 3 (a free right turn) is green in every phase
+    spec = SimpleNamespace(n_greens=3, link_lanes=np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
+                           green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool))
+    state = SimpleNamespace(phase=0, in_detected=np.zeros(4), in_delayed_eta=np.zeros(4))
+    env = SimpleNamespace(specs={"j": spec}, intersection_state=lambda a: state)
+    tl = TimeLoss(skip=False)  # SUMO's rule
+    tl.reset(env, 0)
+    free = {"j": {"action_mask": np.array([True, True, True, False])}}
+    assert tl.act({"j": None}, free) == {"j": 0}  # nobody on a red lane: hold
+    state.in_detected[2] = 1  # a vehicle waits for green 2
+    state.in_detected[0], state.in_delayed_eta[0] = 3, 4.0  # a delayed vehicle 4 s from the line
+    assert tl.act({"j": None}, free) == {"j": 0}
+    state.in_delayed_eta[0] = 0.0  # the rest arrive without delay: next green, even with no call
+    assert tl.act({"j": None}, free) == {"j": 1}
+    state.in_delayed_eta[3] = 2.0  # the always-green right turn is a green lane of every phase
+    assert tl.act({"j": None}, free) == {"j": 0}
+    state.in_delayed_eta[3] = 0.0
+    # min green: only the current green is allowed; max green: it is not
+    assert tl.act({"j": None}, {"j": {"action_mask": np.array([True, False, False, False])}}) == {"j": 0}
+    state.in_detected[:] = 0
+    assert tl.act({"j": None}, {"j": {"action_mask": np.array([False, True, True, False])}}) == {"j": 1}
+    skipping = TimeLoss()  # the default: skip greens without a call
+    skipping.reset(env, 0)
+    state.in_detected[2] = 1  # only green 2 has a call: green 1 is skipped
+    assert skipping.act({"j": None}, free) == {"j": 2}
+    # an env without the detectors is a clear error
+    state.in_detected = np.zeros(0)
+    with pytest.raises(ConfigError, match="detector_range"):
+        tl.act({"j": None}, free)
 
 
 def test_unknown_controller_lists_the_known_ones() -> None:

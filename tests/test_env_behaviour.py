@@ -284,6 +284,62 @@ def test_approach_counts_match_sumo_vehicle_positions(core_scenario) -> None:
     assert checked > 100
 
 
+def test_a_new_episode_does_not_see_the_previous_simulations_vehicles(core_scenario) -> None:
+    """libsumo hands out the previous simulation's context-subscription results until the new one
+    has stepped: the first observation of an episode must not show the last one's approach queues."""
+    env = TrafficSignalEnv(core_scenario, observation="approach", approach_zone=40.0, backend="libsumo")
+    try:
+        env.reset(seed=2)
+        while env.connection.time() < 200:
+            env.step({a: int(env.action_mask(a).argmax()) for a in env.agents})
+        assert sum(env.intersection_state(a).in_near.sum() for a in env.agents) > 0
+        env.reset(seed=3)  # nothing has been inserted before the first step
+        assert sum(env.intersection_state(a).in_near.sum() for a in env.agents) == 0
+    finally:
+        env.close()
+
+
+def test_time_loss_detectors_match_sumo_vehicle_queries(core_scenario) -> None:
+    """The time-loss detectors (``detector_range``) count the vehicles SUMO's own lane and vehicle
+    queries place within the range, and call a lane delayed exactly when one of them has lost more
+    than ``min_time_loss`` since the first decision that saw it there; the policy's observation is
+    unchanged by them."""
+    env = TrafficSignalEnv(core_scenario, detector_range=60.0, min_time_loss=1.0, delta_time=2.0)
+    plain = TrafficSignalEnv(core_scenario, delta_time=2.0)
+    checked = delayed = 0
+    entry: dict[str, tuple[str, float]] = {}
+    try:
+        obs, _ = env.reset(seed=2)
+        assert obs["A0"].shape == plain.observation_space("A0").shape
+        api = env.connection._api  # noqa: SLF001 - an independent reference, test only
+        rng = np.random.default_rng(2)
+        while env.agents:
+            env.step({a: masked_random(env, a, {"action_mask": env.action_mask(a)}, rng) for a in env.agents})
+            seen: dict[str, tuple[str, float]] = {}
+            for agent in env.agents:
+                spec, st = env.specs[agent], env.intersection_state(agent)
+                for k, lane in enumerate(spec.in_lanes):
+                    inside = [v for v in api.lane.getLastStepVehicleIDs(lane)
+                              if api.vehicle.getLanePosition(v) >= spec.in_length[k] - 60.0]
+                    late = []
+                    for v in inside:
+                        loss = api.vehicle.getTimeLoss(v)
+                        before = entry.get(v)
+                        seen[v] = before if before is not None and before[0] == lane else (lane, loss)
+                        if loss - seen[v][1] > 1.0:
+                            late.append((spec.in_length[k] - api.vehicle.getLanePosition(v))
+                                        / spec.in_max_speed[k])
+                    assert st.in_detected[k] == len(inside), (agent, lane)
+                    assert st.in_delayed_eta[k] == pytest.approx(max(late, default=0.0)), (agent, lane)
+                    checked += len(inside)
+                    delayed += bool(late)
+            entry = seen
+    finally:
+        env.close()
+        plain.close()
+    assert checked > 100 and delayed > 10
+
+
 def test_masked_actions_are_never_applied(core_scenario, tmp_path) -> None:
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=10, max_green=30, delta_time=5)
     try:

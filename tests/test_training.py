@@ -126,6 +126,8 @@ def test_config_typo_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"warm_start\.teacher.*env\.observation"):
         load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml",
                     ["warm_start.teacher=gap_out", "env.observation=default"])
+    with pytest.raises(ConfigError, match=r"warm_start\.teacher.*env\.detector_range"):
+        load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml", ["warm_start.teacher=time_loss"])
     res = subprocess.run([sys.executable, str(ROOT / "train.py"), "n_env=3"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "n_env" in res.stderr and "Traceback" not in res.stderr

@@ -1,19 +1,22 @@
-"""Max-pressure (Varaiya 2013) and longest-queue-first baselines, registered for the harness.
+"""Max-pressure (Varaiya 2013), longest-queue-first and the Python actuated baselines (``gap_out``,
+``time_loss``), registered for the harness.
 
-The pickers themselves live in :mod:`envs.heuristics` (the trainer uses max-pressure as a teacher).
+The pickers themselves live in :mod:`envs.heuristics` (the trainer uses them as teachers).
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from envs.heuristics import GapOut, GreedyQueue, MaxPressure
+from envs.heuristics import GapOut, GreedyQueue, MaxPressure, TimeLoss
 
-__all__ = ["GapOut", "GreedyQueue", "MaxPressure", "register"]
+__all__ = ["GapOut", "GreedyQueue", "MaxPressure", "TimeLoss", "register"]
 
 
 def register(add: Callable) -> None:
-    """Register ``max_pressure``, ``greedy`` and ``gap_out``."""
+    """Register ``max_pressure``, ``greedy``, ``gap_out`` and ``time_loss``."""
     add("max_pressure", lambda arg, settings: MaxPressure())
     add("greedy", lambda arg, settings: GreedyQueue())
     add("gap_out", lambda arg, settings: GapOut(settings.gap_out.env_updates()))
+    add("time_loss", lambda arg, settings: TimeLoss(settings.time_loss.skip,
+                                                    settings.time_loss.env_updates()))
