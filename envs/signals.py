@@ -105,19 +105,24 @@ def yellow_between(current: str, nxt: str) -> str:
 class PhaseSet:
     """The distinct green phases of a signal plus its transition times.
 
+    The all-red clearance after a green is the one the net's own program runs after that green (an
+    all-red clears the movements that just lost their green, so it belongs to the ending green):
+    a program with one all-red per cycle, after its side-street green, keeps exactly that, and a
+    change away from any other green runs the yellow only.
+
     Attributes:
         tls_id: the traffic light id.
         greens: green states in the order of the static program.
         green_durations: the static program's duration of each green (for fixed-time plans).
         yellow_time: yellow seconds.
-        all_red_time: all-red seconds (0 when the net's program has none).
+        all_red_after: per green, the all-red seconds after its yellow (0: none in the net's program).
     """
 
     tls_id: str
     greens: tuple[str, ...]
     green_durations: tuple[float, ...]
     yellow_time: float
-    all_red_time: float
+    all_red_after: tuple[float, ...]
 
     @classmethod
     def from_program(cls, tls_id: str, phases: list[tuple[float, str]],
@@ -136,12 +141,22 @@ class PhaseSet:
         if not greens:
             raise ScenarioError(f"Traffic light {tls_id!r}: its program has no green phase "
                                 "(no 'G'/'g' state). Fix the tlLogic in the net or additional file.")
+        all_red = [0.0] * len(greens)
+        n = len(phases)
+        for p, (_, state) in enumerate(phases):  # the all-red between each green and the next one
+            if not _is_green(state):
+                continue
+            seconds = 0.0
+            for d, s in (phases[(p + k) % n] for k in range(1, n)):
+                if _is_green(s):
+                    break
+                seconds += d if _is_all_red(s) else 0.0
+            k = greens.index(state)
+            all_red[k] = max(all_red[k], seconds)
         yellows = [d for d, s in phases if any(c in "yY" for c in s)]
-        reds = [d for d, s in phases if _is_all_red(s)]
         if yellow_time is None:
             yellow_time = max(yellows) if yellows else 3.0
-        return cls(tls_id, tuple(greens), tuple(durations), float(yellow_time),
-                   float(max(reds)) if reds else 0.0)
+        return cls(tls_id, tuple(greens), tuple(durations), float(yellow_time), tuple(all_red))
 
     @property
     def n_greens(self) -> int:
@@ -149,15 +164,24 @@ class PhaseSet:
         return len(self.greens)
 
     @property
+    def all_red_time(self) -> float:
+        """The longest all-red of the program (0 when it has none)."""
+        return max(self.all_red_after)
+
+    @property
     def transition_time(self) -> float:
-        """Yellow plus all-red seconds."""
+        """The longest transition: yellow plus the longest all-red."""
         return self.yellow_time + self.all_red_time
 
+    def transition_seconds(self, i: int) -> float:
+        """Seconds from the end of green ``i`` to the next green: yellow plus ``i``'s all-red."""
+        return self.yellow_time + self.all_red_after[i]
+
     def transition(self, i: int, j: int) -> list[tuple[float, str]]:
-        """The phases from green ``i`` to green ``j`` (yellow, then all-red if any)."""
+        """The phases from green ``i`` to green ``j`` (yellow, then ``i``'s all-red if it has one)."""
         out = [(self.yellow_time, yellow_between(self.greens[i], self.greens[j]))]
-        if self.all_red_time > 0:
-            out.append((self.all_red_time, "r" * len(self.greens[i])))
+        if self.all_red_after[i] > 0:
+            out.append((self.all_red_after[i], "r" * len(self.greens[i])))
         return [(d, s) for d, s in out if d > 0]
 
 
@@ -242,8 +266,9 @@ class SignalController:
 
     def _advance(self, now: float) -> None:
         """Duration mode: follow SUMO through committed greens that ended before ``now``."""
-        n, tt = self.phases.n_greens, self.phases.transition_time
-        while self._committed is not None and now + _EPS >= self._green_end + tt:
+        n = self.phases.n_greens
+        while (self._committed is not None
+               and now + _EPS >= self._green_end + (tt := self.phases.transition_seconds(self.current))):
             self.current = (self.current + 1) % n
             self.green_start = self._green_end + tt
             self._committed, self._green_end = None, _FOREVER
@@ -312,7 +337,7 @@ class SignalController:
                 return [], a
             block = self._index[(self.current, a)]
             self._clearing = bool(self.due(now)[a])
-            self.current, self.green_start = a, now + self.phases.transition_time
+            self.current, self.green_start = a, now + self.phases.transition_seconds(self.current)
             self._call_since[a] = np.nan
             return [("set_phase", float(block))], a
         if self._committed is not None:

@@ -35,6 +35,12 @@ def core_scenario(tmp_cache: Path) -> Scenario:
     return scenarios.build("wuxi-core", horizon=SHORT, cache_dir=tmp_cache)
 
 
+@pytest.fixture(scope="session")
+def corridor_scenario(tmp_cache: Path) -> Scenario:
+    """``wuxi-corridor`` (7 signals; one all-red per cycle) with a 300 s horizon."""
+    return scenarios.build("wuxi-corridor", horizon=SHORT, cache_dir=tmp_cache)
+
+
 def write_mixed_external(folder: Path) -> tuple[Path, Path]:
     """Generate an external net with heterogeneous signals, plus a route file; return both paths.
 

@@ -147,9 +147,14 @@ def _agent_and_record(scenario, tmp_path, **config):
     return TrafficSignalEnv(recorded, **config), dest
 
 
-@pytest.mark.parametrize("mode", ["phase", "duration"])
-def test_yellow_shown_and_min_green_respected_in_sumo(core_scenario, tmp_path, mode) -> None:
-    env, dest = _agent_and_record(core_scenario, tmp_path, action_mode=mode, min_green=10,
+@pytest.mark.parametrize("mode,name", [("phase", "core"), ("duration", "core"), ("phase", "corridor"),
+                                       ("duration", "corridor")])
+def test_yellow_shown_and_min_green_respected_in_sumo(core_scenario, corridor_scenario, tmp_path, mode,
+                                                       name) -> None:
+    """Yellow after every green; an all-red only after the greens the net's program clears with one
+    (the corridor's program has one per cycle, the core's none)."""
+    scenario = core_scenario if name == "core" else corridor_scenario
+    env, dest = _agent_and_record(scenario, tmp_path, action_mode=mode, min_green=10,
                                   max_green=40, delta_time=5)
     try:
         rollout(env, seed=3, policy=masked_random)
@@ -158,13 +163,15 @@ def test_yellow_shown_and_min_green_respected_in_sumo(core_scenario, tmp_path, m
         env.close()
     record = read_tls_record(dest)
     assert set(record) == set(phase_sets)
-    changes = 0
+    changes = straight = all_reds = 0  # straight: a yellow followed by a green (no all-red)
     for tls, states in record.items():
         ps = phase_sets[tls]
         assert {p for _, p, _ in states} == {"wuxi-tsc"}
         seq = runs(states)
+        last_green = 0
         for k, (state, start, seconds) in enumerate(seq[:-1]):  # the last run is cut by the end
             if state in ps.greens:
+                last_green = ps.greens.index(state)
                 if k > 0:
                     assert seconds >= 10, f"{tls}: green {state} lasted {seconds} s from t={start}"
                 changes += 1
@@ -172,9 +179,12 @@ def test_yellow_shown_and_min_green_respected_in_sumo(core_scenario, tmp_path, m
                 assert is_yellow_after(state, nxt), f"{tls}: {state} -> {nxt} at t={seq[k + 1][1]}"
             elif "y" in state:
                 assert seconds == ps.yellow_time, f"{tls}: yellow {seconds} s at t={start}"
+                straight += seq[k + 1][0] in ps.greens
             else:
-                assert set(state) == {"r"} and seconds == ps.all_red_time, (tls, state, start)
+                assert set(state) == {"r"} and seconds == ps.all_red_after[last_green], (tls, state, start)
+                all_reds += 1
     assert changes > len(record)  # every signal changed at least once on average
+    assert straight > 0 and (all_reds > 0) == (name == "corridor"), (straight, all_reds)
 
 
 def test_max_green_forces_a_change_in_sumo(core_scenario, tmp_path) -> None:

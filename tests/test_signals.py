@@ -57,6 +57,23 @@ def test_phase_set_yellow_override_and_default() -> None:
     assert PhaseSet.from_program("J", [(30.0, "GGrr"), (30.0, "rrGG")]).yellow_time == 3.0
 
 
+def test_all_red_only_after_the_greens_the_program_clears_with_one() -> None:
+    # The corridor's netconvert program: one 1-s all-red per cycle, after the side-street green.
+    program = [(45.0, "GGrr"), (3.0, "yyrr"), (20.0, "rrGr"), (3.0, "rryr"), (45.0, "rrrG"),
+               (3.0, "rrry"), (1.0, "rrrr")]
+    ps = PhaseSet.from_program("J", program)
+    assert ps.all_red_after == (0.0, 0.0, 1.0)
+    assert ps.transition(0, 2) == [(3.0, "yyrr")]  # no all-red after green 0, whatever comes next
+    assert ps.transition(2, 1) == [(3.0, "rrry"), (1.0, "rrrr")]
+    assert [ps.transition_seconds(i) for i in range(3)] == [3.0, 3.0, 4.0]
+    ctrl = SignalController(ps, SignalTiming(delta_time=1.0, min_green=5.0), n_actions=3)
+    ctrl.reset(0.0)
+    ctrl.apply(2, now=10.0)
+    assert ctrl.time_in_green(13.0) == 0.0  # green 2 shows after the 3-s yellow
+    ctrl.apply(0, now=20.0)
+    assert ctrl.time_in_green(24.0) == 0.0  # green 0 after the yellow and the 1-s all-red
+
+
 def test_phase_set_without_green_is_a_scenario_error() -> None:
     with pytest.raises(ScenarioError, match="'dead'.*no green phase"):
         PhaseSet.from_program("dead", [(30.0, "rrrr"), (3.0, "yyyy")])
