@@ -258,6 +258,7 @@ def test_export_cli_writes_model_and_manifest(exported) -> None:
     env_cfg = yaml.safe_load((run / "config.yaml").read_text())["env"]
     assert manifest["timing"]["delta_time"] == env_cfg["delta_time"]
     assert manifest["timing"]["min_green"] == env_cfg["min_green"]
+    assert manifest["timing"]["max_red"] == env_cfg["max_red"]  # ops must know the starvation guard
     assert {"torch", "onnxruntime"} <= set(manifest["versions"])
 
 
