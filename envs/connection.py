@@ -299,6 +299,11 @@ class SumoConnection:
         links = self._call("getControlledLinks", self._api.trafficlight.getControlledLinks, tls_id)
         return [[tuple(link) for link in group] for group in links]
 
+    def lane_successors(self, lane_id: str) -> tuple[str, ...]:
+        """The lanes a vehicle on ``lane_id`` can drive on to (its outgoing connections)."""
+        links = self._call("lane.getLinks", self._api.lane.getLinks, lane_id)
+        return tuple(dict.fromkeys(str(link[0]) for link in links))
+
     def lane_static(self, lane_id: str) -> tuple[float, float]:
         """``(length_m, max_speed_mps)`` of a lane."""
         lane = self._api.lane

@@ -17,8 +17,7 @@ from envs.state import IntersectionSpec
 from scenarios.errors import ConfigError, ScenarioError
 
 
-def _edge(lane_id: str) -> str:
-    return lane_id.rsplit("_", 1)[0]
+MAX_HOPS = 8  # lanes followed from a signal's exit before giving up on reaching another signal
 
 
 def discover(conn: SumoConnection, yellow_time: float | None,
@@ -61,7 +60,7 @@ def discover(conn: SumoConnection, yellow_time: float | None,
     if not found:
         raise ScenarioError(f"Scenario {conn.scenario.name!r}: no traffic light has two or more green "
                             "phases, so there is nothing to control.")
-    return _with_neighbours(found)
+    return _with_neighbours(conn, found)
 
 
 def _spec(conn: SumoConnection, tls: str, phases: PhaseSet) -> IntersectionSpec:
@@ -87,13 +86,31 @@ def _spec(conn: SumoConnection, tls: str, phases: PhaseSet) -> IntersectionSpec:
         link_lanes=np.array([(i, o) for _, i, o in links], dtype=int), green_links=green_links)
 
 
-def _with_neighbours(found: dict[str, tuple[IntersectionSpec, PhaseSet]]
+def _with_neighbours(conn: SumoConnection, found: dict[str, tuple[IntersectionSpec, PhaseSet]]
                      ) -> dict[str, tuple[IntersectionSpec, PhaseSet]]:
-    """Two signals are neighbours when one edge leads from one to the other."""
-    in_edges = {t: {_edge(lane) for lane in s.in_lanes} for t, (s, _) in found.items()}
-    out_edges = {t: {_edge(lane) for lane in s.out_lanes} for t, (s, _) in found.items()}
+    """Two signals are neighbours when traffic leaving one reaches the other without passing a third
+    signal: from each outgoing lane, follow the lanes' connections (through edges that netconvert
+    split, e.g. where a turn pocket starts, and through unsignalised junctions) up to
+    :data:`MAX_HOPS` lanes, and stop at the first lane that enters a signal."""
+    entering = {lane: t for t, (s, _) in found.items() for lane in s.in_lanes}
+    reaches: dict[str, set[str]] = {t: set() for t in found}
+    successors: dict[str, tuple[str, ...]] = {}
+    for t, (spec, _) in found.items():
+        frontier, seen = list(spec.out_lanes), set(spec.out_lanes)
+        for _ in range(MAX_HOPS):
+            nxt = []
+            for lane in frontier:
+                if lane in entering:
+                    if entering[lane] != t:
+                        reaches[t].add(entering[lane])
+                    continue  # a signal: do not look past it
+                if lane not in successors:
+                    successors[lane] = conn.lane_successors(lane)
+                nxt += [x for x in successors[lane] if x not in seen]
+                seen.update(nxt)
+            frontier = nxt
     result = {}
     for t, (spec, phases) in found.items():
-        nbrs = sorted(u for u in found if u != t and (out_edges[t] & in_edges[u] or in_edges[t] & out_edges[u]))
+        nbrs = sorted(u for u in found if u != t and (u in reaches[t] or t in reaches[u]))
         result[t] = (replace(spec, neighbours=tuple(nbrs)), phases)
     return result

@@ -520,3 +520,45 @@ def test_one_hour_core_episode_with_random_actions_is_fast(core_hour_scenario) -
           f"CPU {cpu:.1f} s ({steps / cpu:.0f} steps/CPU-s), {sim:.1f} s wall inside simulationStep")
     assert next(iter(trace[-1][3].values()))["time"] >= core_hour_scenario.end - 1e-6
     assert cpu < 60.0
+
+
+# ----------------------------------------------------------------------------- neighbours
+def test_neighbours_follow_the_roads_of_the_grid(core_scenario, corridor_scenario) -> None:
+    """Neighbours are found through split edges (turn pockets): the 4x4 grid's 4-neighbourhood and
+    the corridor's chain."""
+    core = TrafficSignalEnv(core_scenario)
+    corridor = TrafficSignalEnv(corridor_scenario)
+    try:
+        rows, cols = "ABCD", "0123"
+        for t, spec in core.specs.items():
+            r, c = rows.index(t[0]), cols.index(t[1])
+            grid = {rows[r + dr] + cols[c + dc] for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                    if 0 <= r + dr < 4 and 0 <= c + dc < 4}
+            assert set(spec.neighbours) == grid, t
+        chain = sorted(corridor.specs)
+        for k, t in enumerate(chain):
+            assert list(corridor.specs[t].neighbours) == chain[max(k - 1, 0):k] + chain[k + 1:k + 2], t
+    finally:
+        core.close()
+        corridor.close()
+
+
+def test_neighbour_reward_and_observation_use_the_neighbours(core_scenario) -> None:
+    envs = [TrafficSignalEnv(core_scenario, neighbour_reward_weight=w, neighbour_obs=True)
+            for w in (0.0, 0.5)]
+    try:
+        steps = []
+        for env in envs:
+            obs, infos = env.reset(seed=5)
+            for _ in range(20):
+                obs, rewards, *_ = env.step({a: 0 for a in env.agents})
+            steps.append((obs, rewards))
+        (obs, own), (_, mixed) = steps
+        spec = envs[0].specs
+        for a in own:
+            assert mixed[a] == pytest.approx(own[a] + 0.5 * sum(own[n] for n in spec[a].neighbours))
+        block = envs[0].actor_obs_size - envs[0]._observation.size(envs[0].dims)
+        assert any(obs[a][-block:].any() for a in obs)  # the neighbours' features are not all zero
+    finally:
+        for env in envs:
+            env.close()
