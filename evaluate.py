@@ -16,14 +16,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from scenarios.errors import TSCError
+from core.errors import TSCError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path,
-                        default=Path(__file__).resolve().parent / "configs" / "eval" / "wuxi_core.yaml",
-                        help="YAML evaluation config (default: configs/eval/wuxi_core.yaml)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(__file__).resolve().parent / "configs" / "eval" / "wuxi_core.yaml",
+        help="YAML evaluation config (default: configs/eval/wuxi_core.yaml)",
+    )
     parser.add_argument("--seeds", type=int, help="number of seeds (1..N), overrides the config")
     parser.add_argument("--out", help="results folder, overrides the config")
     parser.add_argument("--controllers", help="comma-separated controller specs (label=spec allowed)")
@@ -32,8 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, help="parallel worker processes (0: in this process)")
     parser.add_argument("--reference", help="controller label the paired differences are taken against")
     parser.add_argument("--gui", action="store_true", help="run one episode in sumo-gui and exit")
-    parser.add_argument("--screenshots", type=Path, metavar="DIR",
-                        help="run one episode, saving a screenshot every --screenshot-period s to DIR")
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="run one episode, saving a screenshot every --screenshot-period s to DIR",
+    )
     parser.add_argument("--screenshot-period", type=float, default=60.0)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -45,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from evaluation import load_eval_config, make_eval_config, run
 
-        config = load_eval_config(args.config, seeds=args.seeds, out=args.out, workers=args.workers,
-                                  controllers=args.controllers, reference=args.reference)
+        config = load_eval_config(
+            args.config,
+            seeds=args.seeds,
+            out=args.out,
+            workers=args.workers,
+            controllers=args.controllers,
+            reference=args.reference,
+        )
         if args.scenario or args.horizon:
             specs = [s.model_dump() for s in config.scenarios]
             if args.scenario:
@@ -55,15 +70,24 @@ def main(argv: list[str] | None = None) -> int:
                 s["horizon"] = args.horizon or s.get("horizon")
             config = make_eval_config(config, scenarios=specs)
         if args.gui or args.screenshots:
-            from evaluation.harness import resolve_scenario, run_episode
+            from evaluation.harness import run_episode
 
-            scenario = resolve_scenario(config.scenarios[0], config.cache_dir)
+            scenario = config.scenarios[0].resolve(config.cache_dir)
             entry, seed = config.controllers[0], config.seeds[0]
-            record = run_episode(scenario, entry, seed, config, gui=args.gui,
-                                 screenshots=args.screenshots, screenshot_period=args.screenshot_period)
+            record = run_episode(
+                scenario,
+                entry,
+                seed,
+                config,
+                gui=args.gui,
+                screenshots=args.screenshots,
+                screenshot_period=args.screenshot_period,
+            )
             m = record["metrics"]
-            print(f"{entry.label} on {scenario.name}, seed {seed}: mean delay {m['delay']:.1f} s/veh, "
-                  f"throughput {m['throughput']:.0f} veh")
+            print(
+                f"{entry.label} on {scenario.name}, seed {seed}: mean delay {m['delay']:.1f} s/veh, "
+                f"throughput {m['throughput']:.0f} veh"
+            )
             return 0
         out = run(config, progress=not args.no_progress, plots=not args.no_plots)
     except TSCError as exc:

@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Figure, HParam
-from tqdm.auto import tqdm
 
-from agents.runs import MetricsCSV, atomic_write, atomic_write_text, save_checkpoint
+from agents.progress import Progress
+from agents.runs import MetricsCSV, save_checkpoint
 from agents.vec_env import MultiAgentVecEnv
+from core.files import atomic_write, atomic_write_text
 
-Evaluator = Callable[[Path, int], dict[str, float]]  # (model path, step) -> {controller: mean delay}
+Evaluator = Callable[[Path, int], dict[str, float]]
+"""Validation of a saved model: ``(model path, step) -> {controller label: mean delay}``, the policy
+labelled ``policy`` (:func:`evaluation.training.make_training_evaluator` is the harness's)."""
 
 
 def unwrap(env: Any) -> MultiAgentVecEnv:
@@ -47,24 +51,30 @@ class TrainingCallback(BaseCallback):
 
     Args:
         run_dir: the run folder.
-        total_timesteps: the run's total agent-step budget (for the progress bar).
         checkpoint_every: agent-steps between checkpoints.
         eval_every: agent-steps between evaluations (0: only at the end).
         evaluator: runs the evaluation harness on a saved model; ``None`` disables evaluation.
         deadline: wall-clock time (``time.time()``) after which training stops gracefully.
         hparams: hyper-parameters for the HPARAMS tab.
-        progress: show a tqdm progress bar.
+        progress: the stage lines and the progress bar.
         eval_at_start: evaluate before the first update too (after a warm start), so the
             warm-started policy competes for ``best_model.zip``.
     """
 
-    def __init__(self, run_dir: Path, total_timesteps: int, checkpoint_every: int, eval_every: int,
-                 evaluator: Evaluator | None, deadline: float | None, hparams: dict[str, Any],
-                 progress: bool = True, eval_at_start: bool = False) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        checkpoint_every: int,
+        eval_every: int,
+        evaluator: Evaluator | None,
+        deadline: float | None,
+        hparams: dict[str, Any],
+        progress: Progress,
+        eval_at_start: bool = False,
+    ) -> None:
         super().__init__()
         self.eval_at_start = eval_at_start
         self.run_dir = run_dir
-        self.total = total_timesteps
         self.checkpoint_every = checkpoint_every
         self.eval_every = eval_every
         self.evaluator = evaluator
@@ -76,7 +86,6 @@ class TrainingCallback(BaseCallback):
         self.last_eval: float | None = None
         self._next_ckpt = 0
         self._next_eval = 0
-        self._bar: tqdm | None = None
 
     def _load_best(self) -> float:
         path = self.run_dir / "best.json"
@@ -87,20 +96,24 @@ class TrainingCallback(BaseCallback):
         n = self.model.num_timesteps
         self._next_ckpt = (n // self.checkpoint_every + 1) * self.checkpoint_every
         self._next_eval = (n // self.eval_every + 1) * self.eval_every if self.eval_every else 0
-        if self.progress:
-            self._bar = tqdm(total=self.total, initial=n, unit="step", desc="training", smoothing=0.05,
-                             dynamic_ncols=True)
         if n == 0:
             metrics = {"hparam/eval_delay": 0.0, "train/value_loss": 0.0}
-            self.logger.record("hparams", HParam(self.hparams, metrics),
-                               exclude=("stdout", "log", "json", "csv"))
+            self.logger.record(
+                "hparams", HParam(self.hparams, metrics), exclude=("stdout", "log", "json", "csv")
+            )
             if self.eval_at_start:  # the warm-started policy is the first candidate for best_model
-                self.evaluate()
+                self.evaluate(what="the warm-started policy")
+        budget = f"{self.progress.total:,} agent-steps"
+        if self.deadline is not None:
+            budget += (
+                f" or the wall-clock budget (ends {time.strftime('%H:%M', time.localtime(self.deadline))})"
+            )
+        self.progress.stage(f"training with PPO until {budget}, whichever comes first")
+        self.progress.start_training(n)
 
     def _on_step(self) -> bool:
         n = self.model.num_timesteps
-        if self._bar is not None:
-            self._bar.update(n - self._bar.n)
+        self.progress.update(n)
         if n >= self._next_ckpt:
             self.checkpoint()
             self._next_ckpt += self.checkpoint_every
@@ -124,37 +137,49 @@ class TrainingCallback(BaseCallback):
         if steps:
             self.logger.record("traffic/teleports", float(steps[-1].get("teleports", 0)))
         self.logger.record("traffic/sim_faults", float(venv.faults))
-        for key, name in (("trip_duration", "travel_time"), ("trip_time_loss", "trip_delay"),
-                          ("arrived", "arrived_per_episode"), ("trip_waiting_time", "trip_waiting")):
+        for key, name in (
+            ("trip_duration", "travel_time"),
+            ("trip_time_loss", "trip_delay"),
+            ("arrived", "arrived_per_episode"),
+            ("trip_waiting_time", "trip_waiting"),
+        ):
             value = _mean(episodes, key)
             if value is not None:
                 self.logger.record(f"traffic/{name}", value)
                 row[name] = value
         rewards = self.model.rollout_buffer.rewards  # (n_steps, num_envs), normalised
         per_entry = rewards.mean(axis=0).reshape(venv.n_sims, venv.n_agents).mean(axis=0)
-        self.logger.record("intersections/mean_reward", th.as_tensor(per_entry),
-                           exclude=("stdout", "log", "json", "csv"))
+        self.logger.record(
+            "intersections/mean_reward", th.as_tensor(per_entry), exclude=("stdout", "log", "json", "csv")
+        )
         row["reward"] = float(per_entry.mean())
         self.csv.append(row)
 
     def _on_training_end(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        self.progress.update(self.model.num_timesteps, force=True)
+        self.progress.close()
 
     # ------------------------------------------------------------------ actions
     def checkpoint(self) -> None:
         """Save a verified checkpoint with the state needed to resume."""
         venv = unwrap(self.training_env)
         vecnorm = self.training_env if self.training_env is not venv else None
-        state = {"num_timesteps": self.model.num_timesteps, "workers": venv.worker_state(),
-                 "best_delay": self.best if np.isfinite(self.best) else None}
+        state = {
+            "num_timesteps": self.model.num_timesteps,
+            "workers": venv.worker_state(),
+            "best_delay": self.best if np.isfinite(self.best) else None,
+        }
         save_checkpoint(self.run_dir, self.model.num_timesteps, self.model, vecnorm, state)
 
-    def evaluate(self) -> dict[str, float] | None:
+    def evaluate(self, what: str = "the policy") -> dict[str, float] | None:
         """Run the evaluator on the current policy; log scores, keep the best model."""
         if self.evaluator is None:
             return None
         n = self.model.num_timesteps
+        self.progress.stage(
+            f"validating {what} at {n:,} agent-steps (the baselines' episodes run "
+            "once, at the first validation, and are reused)"
+        )
         path = self.run_dir / "eval_models" / f"step_{n}.zip"
         atomic_write(path, lambda p: self.model.save(p))
         scores = self.evaluator(path, n)
@@ -163,15 +188,20 @@ class TrainingCallback(BaseCallback):
             self.logger.record(f"eval/delay_{name}", value)
         if policy is not None:  # the metric column of the HPARAMS tab
             self.logger.record("hparam/eval_delay", policy)
-        self.logger.record("eval/bars", Figure(_bar_chart(scores, n), close=True),
-                           exclude=("stdout", "log", "json", "csv"))
+        self.logger.record(
+            "eval/bars", Figure(_bar_chart(scores, n), close=True), exclude=("stdout", "log", "json", "csv")
+        )
         self.logger.dump(n)
-        self.csv.append({"timesteps": n, "time": time.time(),
-                         **{f"eval_delay_{k}": v for k, v in scores.items()}})
+        self.csv.append(
+            {"timesteps": n, "time": time.time(), **{f"eval_delay_{k}": v for k, v in scores.items()}}
+        )
         if policy is not None:
             self.last_eval = policy
-            if self._bar is not None:
-                self._bar.set_postfix(eval_delay=f"{policy:.1f}s")
+            self.progress.note(f"validation delay {policy:.1f} s/veh")
+            self.progress.stage(
+                f"validation delay {policy:.1f} s/veh at {n:,} agent-steps; "
+                + ", ".join(f"{k} {v:.1f}" for k, v in scores.items() if k != "policy")
+            )
             if policy < self.best:
                 self.best = policy
                 atomic_write(self.run_dir / "best_model.zip", lambda p: self.model.save(p))

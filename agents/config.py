@@ -1,21 +1,21 @@
 """Training configuration: YAML + command-line overrides, validated into :class:`TrainConfig`.
 
 Every hyper-parameter is a documented field of one object (as in CleanRL); unknown keys and bad
-values raise :class:`~scenarios.errors.ConfigError` naming the field (``ppo.learning_rate: ...``).
+values raise :class:`~core.errors.ConfigError` naming the field (``ppo.learning_rate: ...``).
+Read a file with :func:`core.config.load_config`::
+
+    config = load_config(TrainConfig, "configs/wuxi_core.yaml", ["ppo.learning_rate=3e-4"])
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from envs.config import EnvConfig, format_validation_error, read_yaml_mapping
-from scenarios.errors import ConfigError
-
-M = TypeVar("M", bound=BaseModel)
+from envs.config import EnvConfig
+from scenarios.resolve import resolve
+from scenarios.scenario import Scenario
 
 
 class PPOConfig(BaseModel):
@@ -59,15 +59,27 @@ class WarmStartConfig(BaseModel):
     batch_size: int = Field(512, gt=0)
 
 
-class EvalSettings(BaseModel):
-    """Periodic evaluation during training (through the evaluation harness)."""
+class TrainingEvalConfig(BaseModel):
+    """Evaluation during training (through the evaluation harness): periodic on the validation seeds,
+    which choose ``best_model.zip``, and once at the end on the test seeds, which nothing chose."""
 
     model_config = ConfigDict(extra="forbid")
 
     every_steps: int = Field(0, ge=0)  # agent-steps between evaluations; 0 = only at the end
-    seeds: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    seeds: list[int] = Field(default_factory=lambda: [11, 12, 13, 14, 15])  # validation seeds
+    test_seeds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])  # [] skips the test table
     baselines: list[str] = Field(default_factory=lambda: ["fixed_time", "max_pressure"])
     workers: int = Field(2, gt=0)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> TrainingEvalConfig:
+        shared = sorted(set(self.seeds) & set(self.test_seeds))
+        if shared:
+            raise ValueError(
+                f"seeds and test_seeds share {shared}: a test seed that chose the model "
+                "is not held out; pick disjoint seeds (e.g. seeds 11-15, test_seeds 1-5)"
+            )
+        return self
 
 
 class TrainConfig(BaseModel):
@@ -96,7 +108,7 @@ class TrainConfig(BaseModel):
     horizon: float | None = Field(None, gt=0)
     env: EnvConfig = Field(default_factory=EnvConfig)
     ppo: PPOConfig = Field(default_factory=PPOConfig)
-    eval: EvalSettings = Field(default_factory=EvalSettings)
+    eval: TrainingEvalConfig = Field(default_factory=TrainingEvalConfig)
     warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
     seed: int = Field(0, ge=0)
     n_envs: int = Field(2, gt=0)
@@ -106,53 +118,31 @@ class TrainConfig(BaseModel):
     run_root: str = "runs"
 
     @model_validator(mode="after")
-    def _check(self) -> "TrainConfig":
-        if self.warm_start.steps and self.warm_start.teacher == "gap_out" and self.env.observation != "approach":
-            raise ValueError("warm_start.teacher 'gap_out' reads the approach zones: set env.observation "
-                             "to 'approach' (or use the max_pressure teacher)")
-        if (self.warm_start.steps and self.warm_start.teacher == "time_loss"
-                and self.env.detector_range is None):
-            raise ValueError("warm_start.teacher 'time_loss' reads the time-loss detectors: set "
-                             "env.detector_range (e.g. 100; the policy's observation does not change)")
+    def _check(self) -> TrainConfig:
+        if (
+            self.warm_start.steps
+            and self.warm_start.teacher == "gap_out"
+            and self.env.observation != "approach"
+        ):
+            raise ValueError(
+                "warm_start.teacher 'gap_out' reads the approach zones: set env.observation "
+                "to 'approach' (or use the max_pressure teacher)"
+            )
+        if (
+            self.warm_start.steps
+            and self.warm_start.teacher == "time_loss"
+            and self.env.detector_range is None
+        ):
+            raise ValueError(
+                "warm_start.teacher 'time_loss' reads the time-loss detectors: set "
+                "env.detector_range (e.g. 100; the policy's observation does not change)"
+            )
         return self
 
+    def resolve_scenario(self) -> Scenario:
+        """The training scenario (built from the catalogue, or loaded from its path).
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = data
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {dotted!r}: {key!r} is not a section.")
-    node[keys[-1]] = value
-
-
-def load_config(model: type[M], path: str | Path | None = None, overrides: list[str] | None = None,
-                where: str | None = None) -> M:
-    """Read a YAML file, apply ``key.sub=value`` overrides (values parsed as YAML), validate.
-
-    Raises:
-        ConfigError: missing/unreadable/malformed file, malformed override, invalid field.
-    """
-    data: dict[str, Any] = {}
-    label = where or (str(path) if path else "config")
-    if path is not None:
-        data = read_yaml_mapping(path, "configs/")
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.field=value.")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        _set_dotted(data, key.strip(), value)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, label)) from None
-
-
-def dump_config(config: BaseModel) -> str:
-    """The resolved config as YAML (what a run folder records)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+        Raises:
+            ScenarioError: unknown name (the message lists the catalogue) or an invalid file.
+        """
+        return resolve(self.scenario, seed=self.scenario_seed, horizon=self.horizon)

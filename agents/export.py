@@ -25,10 +25,11 @@ import numpy as np
 import torch as th
 from torch import nn
 
-from agents.policy import find_run_files
-from agents.runs import atomic_write, atomic_write_text, package_versions, sha256
+from agents.controller import find_run_files
+from agents.runs import package_versions
+from core.errors import TSCError
+from core.files import atomic_write, atomic_write_text, sha256
 from envs import TrafficSignalEnv
-from scenarios.errors import TSCError
 
 MASKED_LOGIT = -1e9
 OPSET = 17
@@ -59,26 +60,45 @@ def observation_layout(env: TrafficSignalEnv) -> list[dict[str, Any]]:
         {"name": "time_in_green", "size": 1, "unit": "seconds / 120, clipped to 1"},
     ]
     if c.observation in ("default", "approach"):
-        blocks += [{"name": "lane_density", "size": d.max_lanes, "unit": "vehicles / (lane length / 7.5 m)"},
-                   {"name": "lane_queue", "size": d.max_lanes, "unit": "halting vehicles / (lane length / 7.5 m)"}]
+        blocks += [
+            {"name": "lane_density", "size": d.max_lanes, "unit": "vehicles / (lane length / 7.5 m)"},
+            {"name": "lane_queue", "size": d.max_lanes, "unit": "halting vehicles / (lane length / 7.5 m)"},
+        ]
         if c.observation == "approach":
             zone = f"(min(approach_zone={c.approach_zone:g} m, lane length) / 7.5 m)"
-            blocks += [{"name": "lane_near", "size": d.max_lanes, "unit": f"vehicles near the stop line / {zone}"},
-                       {"name": "lane_near_moving", "size": d.max_lanes,
-                        "unit": f"moving vehicles (>= 0.1 m/s) near the stop line / {zone}"}]
+            blocks += [
+                {"name": "lane_near", "size": d.max_lanes, "unit": f"vehicles near the stop line / {zone}"},
+                {
+                    "name": "lane_near_moving",
+                    "size": d.max_lanes,
+                    "unit": f"moving vehicles (>= 0.1 m/s) near the stop line / {zone}",
+                },
+            ]
     elif c.observation == "pressure":
         blocks += [{"name": "phase_pressure", "size": d.max_phases, "unit": "density difference, [-1, 1]"}]
     elif c.observation == "queue":
-        blocks += [{"name": "lane_queue", "size": d.max_lanes, "unit": "halting / jam capacity"},
-                   {"name": "phase_exit_density", "size": d.max_phases, "unit": "vehicles / jam capacity"}]
+        blocks += [
+            {"name": "lane_queue", "size": d.max_lanes, "unit": "halting / jam capacity"},
+            {"name": "phase_exit_density", "size": d.max_phases, "unit": "vehicles / jam capacity"},
+        ]
     else:
         blocks += [{"name": f"custom:{c.observation}", "size": None, "unit": "see its registration"}]
     if c.neighbour_obs:
-        blocks.append({"name": "neighbour_density_queue", "size": 2 * d.max_neighbours,
-                       "unit": "per neighbour (sorted by id): mean density, mean queue"})
+        blocks.append(
+            {
+                "name": "neighbour_density_queue",
+                "size": 2 * d.max_neighbours,
+                "unit": "per neighbour (sorted by id): mean density, mean queue",
+            }
+        )
     if c.critic_obs:
-        blocks.append({"name": "critic_only_neighbour_observations",
-                       "size": env.obs_size - env.actor_obs_size, "unit": "not read by the actor"})
+        blocks.append(
+            {
+                "name": "critic_only_neighbour_observations",
+                "size": env.obs_size - env.actor_obs_size,
+                "unit": "not read by the actor",
+            }
+        )
     return blocks
 
 
@@ -86,30 +106,42 @@ def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write ``policy.onnx`` and ``policy.json`` for a trained run; returns the manifest path."""
     from sb3_contrib import MaskablePPO
 
-    from agents.policy import PolicyController
-    from agents.trainer import resolve_scenario
+    from agents.controller import PolicyController
 
     model_path, run_dir = find_run_files(run_or_model)
     controller = PolicyController(model_path)
     config = controller.config
     out = Path(out_dir) if out_dir else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
-    env = TrafficSignalEnv(resolve_scenario(config), config.env)
+    env = TrafficSignalEnv(config.resolve_scenario(), config.env)
     try:
         n_obs, n_actions = env.obs_size, env.dims.n_actions
         if n_obs != controller.n_obs:
-            raise TSCError(f"{model_path}: the policy's observation size {controller.n_obs} differs from "
-                           f"its training scenario's {n_obs}; was config.yaml edited?")
+            raise TSCError(
+                f"{model_path}: the policy's observation size {controller.n_obs} differs from "
+                f"its training scenario's {n_obs}; was config.yaml edited?"
+            )
         model: MaskablePPO = controller.model
         graph = _ActorGraph(model.policy).eval()
         dummy = (th.zeros(2, n_obs), th.ones(2, n_actions, dtype=th.bool))
         onnx_path = out / "policy.onnx"
 
         def write(path: Path) -> None:
-            th.onnx.export(graph, dummy, str(path), input_names=["obs", "action_mask"],
-                           output_names=["logits", "action"], opset_version=OPSET, dynamo=False,
-                           dynamic_axes={"obs": {0: "batch"}, "action_mask": {0: "batch"},
-                                         "logits": {0: "batch"}, "action": {0: "batch"}})
+            th.onnx.export(
+                graph,
+                dummy,
+                str(path),
+                input_names=["obs", "action_mask"],
+                output_names=["logits", "action"],
+                opset_version=OPSET,
+                dynamo=False,
+                dynamic_axes={
+                    "obs": {0: "batch"},
+                    "action_mask": {0: "batch"},
+                    "logits": {0: "batch"},
+                    "action": {0: "batch"},
+                },
+            )
 
         atomic_write(onnx_path, write)
         manifest = {
@@ -123,14 +155,24 @@ def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
             "inputs": {"obs": [None, n_obs], "action_mask": [None, n_actions]},
             "outputs": {"logits": [None, n_actions], "action": [None]},
             "env_config": config.env.model_dump(mode="json"),
-            "timing": {"delta_time": config.env.delta_time, "yellow_time": config.env.yellow_time,
-                       "min_green": config.env.min_green, "max_green": config.env.max_green,
-                       "max_red": config.env.max_red, "action_mode": config.env.action_mode},
-            "observation": {"name": config.env.observation, "size": n_obs,
-                            "actor_size": env.actor_obs_size, "layout": observation_layout(env)},
-            "intersections": {t: {"greens": list(env.phase_sets[t].greens),
-                                  "in_lanes": list(env.specs[t].in_lanes)}
-                              for t in env.possible_agents},
+            "timing": {
+                "delta_time": config.env.delta_time,
+                "yellow_time": config.env.yellow_time,
+                "min_green": config.env.min_green,
+                "max_green": config.env.max_green,
+                "max_red": config.env.max_red,
+                "action_mode": config.env.action_mode,
+            },
+            "observation": {
+                "name": config.env.observation,
+                "size": n_obs,
+                "actor_size": env.actor_obs_size,
+                "layout": observation_layout(env),
+            },
+            "intersections": {
+                t: {"greens": list(env.phase_sets[t].greens), "in_lanes": list(env.specs[t].in_lanes)}
+                for t in env.possible_agents
+            },
             "versions": package_versions(),
         }
         manifest_path = out / "policy.json"

@@ -9,70 +9,55 @@ A run folder ``runs/<scenario>__<algo>__<seed>__<time>/`` holds::
     vecnormalize.pkl   reward-normalisation statistics of the final model
     metrics.csv        one row per rollout      tb/          TensorBoard events
 
-Every file is written to a temporary name and renamed (``os.replace``), so a kill at any moment
-leaves either the old or the new file, never half of one. Checkpoints record their sha256 and are
-verified before loading.
+Every file is written through :func:`core.files.atomic_write` (a temporary name, then ``os.replace``),
+so a kill at any moment leaves either the old or the new file, never half of one. Checkpoints
+record their sha256 and are verified before loading.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from scenarios.errors import CheckpointError
+from core.errors import CheckpointError
+from core.files import atomic_write, atomic_write_text, sha256
 
-PACKAGES = ("eclipse-sumo", "libsumo", "stable-baselines3", "sb3-contrib", "torch", "gymnasium",
-            "pettingzoo", "numpy", "onnx", "onnxruntime")
-
-
-def atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` then atomically move the result to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        writer(tmp_path)
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    atomic_write(path, lambda p: p.write_text(text))
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+PACKAGES = (
+    "eclipse-sumo",
+    "libsumo",
+    "stable-baselines3",
+    "sb3-contrib",
+    "torch",
+    "gymnasium",
+    "pettingzoo",
+    "numpy",
+    "onnx",
+    "onnxruntime",
+)
 
 
 def git_commit(cwd: Path | None = None) -> str:
     """``<commit>[+dirty]`` of the checkout, or ``unknown`` outside git."""
     cwd = cwd or Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -106,8 +91,13 @@ def write_metadata(run_dir: Path, config_yaml: str, command: list[str]) -> None:
     """Record the resolved config, the command line, git commit and package versions."""
     atomic_write_text(run_dir / "config.yaml", config_yaml)
     atomic_write_text(run_dir / "command.txt", " ".join(command) + "\n")
-    meta = {"git_commit": git_commit(), "versions": package_versions(), "started": time.time(),
-            "argv": command, "executable": sys.executable}
+    meta = {
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "started": time.time(),
+        "argv": command,
+        "executable": sys.executable,
+    }
     atomic_write_text(run_dir / "meta.json", json.dumps(meta, indent=2))
 
 
@@ -136,8 +126,7 @@ class MetricsCSV:
         atomic_write(self.path, write)
 
 
-def save_checkpoint(run_dir: Path, step: int, model: Any, vecnorm: Any | None,
-                    state: dict[str, Any]) -> Path:
+def save_checkpoint(run_dir: Path, step: int, model: Any, vecnorm: Any | None, state: dict[str, Any]) -> Path:
     """Write a verified checkpoint (model, normalisation, state json with sha256s); returns the json."""
     ckpt = run_dir / "checkpoints"
     ckpt.mkdir(parents=True, exist_ok=True)
@@ -167,14 +156,17 @@ def latest_checkpoint(run_dir: Path) -> dict[str, Any]:
     try:
         info = json.loads(info_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"checkpoint {info_path} is unreadable ({exc}); delete it to resume "
-                              "from the previous one.") from None
+        raise CheckpointError(
+            f"checkpoint {info_path} is unreadable ({exc}); delete it to resume from the previous one."
+        ) from None
     for key in ("model", "vecnormalize"):
         if key not in info:
             continue
         path = ckpt / info[key]
         if not path.is_file() or sha256(path) != info[f"{key}_sha256"]:
-            raise CheckpointError(f"checkpoint file {path} is missing or corrupt (sha256 mismatch); "
-                                  f"delete {info_path} to resume from the previous checkpoint.")
+            raise CheckpointError(
+                f"checkpoint file {path} is missing or corrupt (sha256 mismatch); "
+                f"delete {info_path} to resume from the previous checkpoint."
+            )
         info[key] = str(path)
     return info

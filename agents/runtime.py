@@ -3,7 +3,7 @@
 ``OnnxController`` is what ops deploy and what the evaluation harness runs as ``onnx:PATH`` (PATH =
 ``policy.json`` or the folder holding it), so the evaluated file is the deployed file. Before the
 first step it checks that the scenario matches the manifest (intersection ids, their green phases,
-observation size) and refuses a mismatch with :class:`~scenarios.errors.ExportError`.
+observation size) and refuses a mismatch with :class:`~core.errors.ExportError`.
 
 This module must not import torch or stable-baselines3 (a test checks it).
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.runs import sha256  # stdlib-only module: keeps the runtime torch-free
+from core.errors import ExportError
+from core.files import sha256  # stdlib-only module: keeps the runtime torch-free
 from envs.config import EnvConfig
-from scenarios.errors import ExportError
 
 
 class OnnxPolicy:
@@ -35,14 +35,17 @@ class OnnxPolicy:
             self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as exc:
             raise ExportError(f"{manifest_path} is not valid JSON: {exc}") from None
-        missing = [k for k in ("model", "sha256", "inputs", "env_config", "intersections")
-                   if k not in self.manifest]
+        missing = [
+            k for k in ("model", "sha256", "inputs", "env_config", "intersections") if k not in self.manifest
+        ]
         if missing:
             raise ExportError(f"{manifest_path} lacks {missing}; re-export the policy.")
         model_path = manifest_path.parent / self.manifest["model"]
         if not model_path.is_file() or sha256(model_path) != self.manifest["sha256"]:
-            raise ExportError(f"{model_path} is missing or does not match the sha256 in {manifest_path}; "
-                              "re-export the policy.")
+            raise ExportError(
+                f"{model_path} is missing or does not match the sha256 in {manifest_path}; "
+                "re-export the policy."
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
@@ -51,12 +54,15 @@ class OnnxPolicy:
         try:
             self.env_config = EnvConfig(**self.manifest["env_config"])
         except (TypeError, ValueError) as exc:
-            raise ExportError(f"{manifest_path}: env_config is invalid ({exc}); re-export the policy.") from None
+            raise ExportError(
+                f"{manifest_path}: env_config is invalid ({exc}); re-export the policy."
+            ) from None
 
     def logits_and_actions(self, obs: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masked logits and chosen actions for a batch of observations."""
         logits, actions = self.session.run(
-            None, {"obs": np.asarray(obs, dtype=np.float32), "action_mask": np.asarray(masks, dtype=bool)})
+            None, {"obs": np.asarray(obs, dtype=np.float32), "action_mask": np.asarray(masks, dtype=bool)}
+        )
         return logits, actions
 
     def check_env(self, env: Any) -> None:
@@ -69,21 +75,29 @@ class OnnxPolicy:
         agents = list(env.possible_agents)
         unknown = sorted(set(agents) - set(expected))
         if unknown:
-            raise ExportError(f"the scenario has intersections {unknown[:5]} that the policy manifest does "
-                              f"not list (it knows {len(expected)}): export a policy for this scenario.")
+            raise ExportError(
+                f"the scenario has intersections {unknown[:5]} that the policy manifest does "
+                f"not list (it knows {len(expected)}): export a policy for this scenario."
+            )
         for tls in agents:
             greens = list(env.phase_sets[tls].greens)
             if greens != expected[tls]["greens"]:
-                raise ExportError(f"intersection {tls!r}: green phases {greens} differ from the manifest's "
-                                  f"{expected[tls]['greens']}; the policy would drive the wrong movements.")
+                raise ExportError(
+                    f"intersection {tls!r}: green phases {greens} differ from the manifest's "
+                    f"{expected[tls]['greens']}; the policy would drive the wrong movements."
+                )
             lanes = list(env.specs[tls].in_lanes)
             if "in_lanes" in expected[tls] and lanes != expected[tls]["in_lanes"]:
-                raise ExportError(f"intersection {tls!r}: incoming lanes {lanes[:4]}... differ from the "
-                                  "manifest's; observation slots would mean different lanes.")
+                raise ExportError(
+                    f"intersection {tls!r}: incoming lanes {lanes[:4]}... differ from the "
+                    "manifest's; observation slots would mean different lanes."
+                )
         size = env.observation_space(agents[0]).shape[0]
         if size != self.n_obs:
-            raise ExportError(f"observation size {size} differs from the manifest's {self.n_obs}; evaluate "
-                              "with the manifest's env_config.")
+            raise ExportError(
+                f"observation size {size} differs from the manifest's {self.n_obs}; evaluate "
+                "with the manifest's env_config."
+            )
 
 
 class OnnxController:

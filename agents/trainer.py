@@ -1,9 +1,10 @@
 """Multi-agent PPO training: one policy shared by all intersections (sb3-contrib MaskablePPO).
 
-Read top to bottom: scenario -> vectorised multi-agent env (+ reward normalisation) -> PPO -> learn
-with checkpoints / evaluation / TensorBoard -> final model. Resuming restores the model (weights and
-optimiser), the normalisation statistics, the timestep counter (so schedules and TensorBoard continue
-at the right step) and each worker's episode-seed stream.
+Read top to bottom (:func:`train`): run folder -> scenario -> vectorised multi-agent env (+ reward
+normalisation) -> PPO -> warm start -> learn with checkpoints / evaluation / TensorBoard -> final
+model. Resuming restores the model (weights and optimiser), the normalisation statistics, the
+timestep counter (so schedules and TensorBoard continue at the right step) and each worker's
+episode-seed stream.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +22,43 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import Evaluator, TrainingCallback
-from agents.config import TrainConfig, dump_config, load_config
-from agents.policies import policy_class, policy_kwargs
-from agents.runs import atomic_write, latest_checkpoint, new_run_dir, write_metadata
-from agents.vec_env import MultiAgentVecEnv
+from agents.config import TrainConfig
+from agents.networks import policy_class, policy_kwargs
+from agents.progress import Progress
+from agents.runs import latest_checkpoint, new_run_dir, write_metadata
+from agents.vec_env import MultiAgentVecEnv, training_seed_base
 from agents.warm_start import behaviour_clone
-from scenarios.errors import CheckpointError
-from scenarios.scenario import Scenario
+from core.config import dump_config, load_config
+from core.errors import CheckpointError
+from core.files import atomic_write, atomic_write_text
 
-ALGO = "mappo"
-TRAIN_SEED_BASE = 100_000  # training episodes use SUMO seeds >= 100000; evaluation seeds stay below
+ALGO = "mappo"  # run folders and TensorBoard: PPO with parameter sharing (Yu et al. 2022)
 
 
-def resolve_scenario(config: TrainConfig) -> Scenario:
-    """The training scenario: a catalogue name (built) or a path (loaded)."""
-    import scenarios
+@dataclass(frozen=True)
+class RunStart:
+    """Where a run starts: its folder, its config and, on resume, the checkpoint to load."""
 
-    if config.scenario in scenarios.list_scenarios():
-        return scenarios.build(config.scenario, seed=config.scenario_seed, horizon=config.horizon)
-    scenario = scenarios.load(config.scenario)
-    if config.horizon is not None:
-        from dataclasses import replace
+    run: Path
+    config: TrainConfig
+    checkpoint: dict[str, Any] | None
 
-        scenario = replace(scenario, end=scenario.begin + config.horizon)
-    return scenario
+
+def _open_run(config: TrainConfig, resume: Path | None, command: list[str], run_dir: Path | None) -> RunStart:
+    """A new run folder with its metadata, or the resumed one with its own config and checkpoint."""
+    if resume is None:
+        run = run_dir or new_run_dir(config.run_root, config.scenario, ALGO, config.seed)
+        run.mkdir(parents=True, exist_ok=True)
+        write_metadata(run, dump_config(config), command)
+        return RunStart(run, config, None)
+    resume = Path(resume)
+    if not (resume / "config.yaml").is_file():
+        raise CheckpointError(f"{resume} is not a run folder (no config.yaml).")
+    config = load_config(TrainConfig, resume / "config.yaml")
+    checkpoint = latest_checkpoint(resume)
+    with open(resume / "command.txt", "a") as fh:
+        fh.write("# resumed: " + " ".join(command) + "\n")
+    return RunStart(resume, config, checkpoint)
 
 
 def _schedule(config: TrainConfig) -> Any:
@@ -53,91 +68,144 @@ def _schedule(config: TrainConfig) -> Any:
     return lr
 
 
-def _make_vec_env(config: TrainConfig, scenario: Scenario, start_episodes: list[int] | None
-                  ) -> MultiAgentVecEnv:
-    return MultiAgentVecEnv(scenario, config.env, n_envs=config.n_envs,
-                            seed_base=TRAIN_SEED_BASE + 10_000 * config.seed,
-                            in_process=config.n_envs == 1, start_episodes=start_episodes)
+def _make_env(config: TrainConfig, checkpoint: dict[str, Any] | None) -> tuple[MultiAgentVecEnv, Any]:
+    """The vectorised env, and what PPO trains on (the same, or wrapped in reward normalisation)."""
+    start_episodes = [w["episode"] for w in checkpoint["workers"]] if checkpoint else None
+    venv = MultiAgentVecEnv(
+        config.resolve_scenario(),
+        config.env,
+        n_envs=config.n_envs,
+        seed_base=training_seed_base(config.seed),
+        in_process=config.n_envs == 1,
+        start_episodes=start_episodes,
+    )
+    if not config.ppo.normalize_reward:
+        return venv, venv
+    try:
+        if checkpoint is not None and "vecnormalize" in checkpoint:
+            return venv, VecNormalize.load(checkpoint["vecnormalize"], venv)
+        return venv, VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.ppo.gamma)
+    except BaseException:
+        venv.close()
+        raise
 
 
-def train(config: TrainConfig, *, evaluator: Evaluator | None = None, resume: Path | None = None,
-          command: list[str] | None = None, progress: bool = True, run_dir: Path | None = None) -> Path:
+def _make_model(
+    config: TrainConfig, env: Any, venv: MultiAgentVecEnv, run: Path, checkpoint: dict[str, Any] | None
+) -> MaskablePPO:
+    if checkpoint is not None:
+        return MaskablePPO.load(checkpoint["model"], env=env, device="cpu")
+    p = config.ppo
+    return MaskablePPO(
+        policy_class(config),
+        env,
+        learning_rate=_schedule(config),
+        n_steps=p.n_steps,
+        batch_size=p.batch_size,
+        n_epochs=p.n_epochs,
+        gamma=p.gamma,
+        gae_lambda=p.gae_lambda,
+        clip_range=p.clip_range,
+        ent_coef=p.ent_coef,
+        vf_coef=p.vf_coef,
+        max_grad_norm=p.max_grad_norm,
+        policy_kwargs=policy_kwargs(config, venv),
+        tensorboard_log=str(run / "tb"),
+        seed=config.seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def _hparams(config: TrainConfig) -> dict[str, Any]:
+    """What the HPARAMS tab of TensorBoard lists."""
+    p, e = config.ppo, config.env
+    return {
+        "scenario": config.scenario,
+        "n_envs": config.n_envs,
+        "reward": e.reward,
+        "observation": e.observation,
+        "neighbour_obs": e.neighbour_obs,
+        "neighbour_reward_weight": e.neighbour_reward_weight,
+        "critic_obs": e.critic_obs,
+        "learning_rate": p.learning_rate,
+        "n_steps": p.n_steps,
+        "batch_size": p.batch_size,
+        "gamma": p.gamma,
+        "ent_coef": p.ent_coef,
+        "delta_time": e.delta_time,
+    }
+
+
+def _save_final(run: Path, model: MaskablePPO, env: Any) -> None:
+    atomic_write(run / "final_model.zip", lambda path: model.save(path))
+    if isinstance(env, VecNormalize):
+        atomic_write(run / "vecnormalize.pkl", lambda path: env.save(str(path)))
+
+
+def train(
+    config: TrainConfig,
+    *,
+    evaluator: Evaluator | None = None,
+    resume: Path | None = None,
+    command: list[str] | None = None,
+    progress: bool = True,
+    run_dir: Path | None = None,
+) -> Path:
     """Train (or resume) a run; returns the run folder.
 
     Args:
         config: validated training config (ignored on resume: the run's own config.yaml is used).
-        evaluator: periodic evaluation hook (``train.py`` wires the evaluation harness in).
+        evaluator: validation hook (``train.py`` wires the evaluation harness in).
         resume: a run folder to continue from its newest checkpoint.
         command: the command line to record.
-        progress: show a progress bar.
+        progress: show what the run is doing (stage lines) and a progress bar.
         run_dir: write into this (new) folder instead of ``run_root/<name>``.
     """
-    command = command or sys.argv
-    start_episodes = None
-    checkpoint = None
-    if resume is not None:
-        resume = Path(resume)
-        if not (resume / "config.yaml").is_file():
-            raise CheckpointError(f"{resume} is not a run folder (no config.yaml).")
-        config = load_config(TrainConfig, resume / "config.yaml")
-        checkpoint = latest_checkpoint(resume)
-        start_episodes = [w["episode"] for w in checkpoint["workers"]]
-        run = resume
-        with open(run / "command.txt", "a") as fh:
-            fh.write("# resumed: " + " ".join(command) + "\n")
-    else:
-        run = run_dir or new_run_dir(config.run_root, config.scenario, ALGO, config.seed)
-        run.mkdir(parents=True, exist_ok=True)
-        write_metadata(run, dump_config(config), command)
-
+    started = time.time()
+    start = _open_run(config, resume, command or sys.argv, run_dir)
+    run, config, checkpoint = start.run, start.config, start.checkpoint
+    deadline = started + 60 * config.max_minutes if config.max_minutes else None
+    shown = Progress(progress, config.total_timesteps, deadline, started)
     set_random_seed(config.seed)
     th.set_num_threads(1)  # the simulations own the cores; a small MLP gains nothing from threads
-    scenario = resolve_scenario(config)
-    venv = _make_vec_env(config, scenario, start_episodes)
-    env: Any = venv
+    shown.stage(f"run folder {run}; starting {config.n_envs} SUMO simulation(s) of {config.scenario}")
+    venv, env = _make_env(config, checkpoint)
     try:
-        if config.ppo.normalize_reward:
-            if checkpoint is not None and "vecnormalize" in checkpoint:
-                env = VecNormalize.load(checkpoint["vecnormalize"], venv)
-            else:
-                env = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=config.ppo.gamma)
-        p = config.ppo
-        if checkpoint is not None:
-            model = MaskablePPO.load(checkpoint["model"], env=env, device="cpu")
-        else:
-            model = MaskablePPO(
-                policy_class(config), env, learning_rate=_schedule(config), n_steps=p.n_steps,
-                batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda,
-                clip_range=p.clip_range, ent_coef=p.ent_coef, vf_coef=p.vf_coef,
-                max_grad_norm=p.max_grad_norm, policy_kwargs=policy_kwargs(config, venv),
-                tensorboard_log=str(run / "tb"), seed=config.seed, device="cpu", verbose=0)
-        deadline = time.time() + 60 * config.max_minutes if config.max_minutes else None
-        if checkpoint is None and config.warm_start.steps > 0:
-            stats = behaviour_clone(model, venv, config.warm_start, config.seed,
-                                    env if isinstance(env, VecNormalize) else None)
-            (run / "warm_start.json").write_text(json.dumps(stats))
-        hparams = {"scenario": config.scenario, "n_envs": config.n_envs, "reward": config.env.reward,
-                   "observation": config.env.observation, "neighbour_obs": config.env.neighbour_obs,
-                   "neighbour_reward_weight": config.env.neighbour_reward_weight,
-                   "critic_obs": config.env.critic_obs, "learning_rate": p.learning_rate,
-                   "n_steps": p.n_steps, "batch_size": p.batch_size, "gamma": p.gamma,
-                   "ent_coef": p.ent_coef, "delta_time": config.env.delta_time}
-        callback = TrainingCallback(run, config.total_timesteps, config.checkpoint_every,
-                                    config.eval.every_steps, evaluator, deadline, hparams, progress,
-                                    eval_at_start=checkpoint is None and config.warm_start.steps > 0)
+        model = _make_model(config, env, venv, run, checkpoint)
+        warm = checkpoint is None and config.warm_start.steps > 0
+        if warm:
+            stats = behaviour_clone(
+                model,
+                venv,
+                config.warm_start,
+                config.seed,
+                env if isinstance(env, VecNormalize) else None,
+                progress=shown,
+            )
+            atomic_write_text(run / "warm_start.json", json.dumps(stats))
+        callback = TrainingCallback(
+            run,
+            config.checkpoint_every,
+            config.eval.every_steps,
+            evaluator,
+            deadline,
+            _hparams(config),
+            shown,
+            eval_at_start=warm,
+        )
         remaining = max(config.total_timesteps - model.num_timesteps, 0)
         if remaining == 0:
             return run  # the budget was already spent before the interruption
-        model.learn(remaining, callback=callback, reset_num_timesteps=checkpoint is None,
-                    tb_log_name="ppo")
-        atomic_write(run / "final_model.zip", lambda path: model.save(path))
-        if isinstance(env, VecNormalize):
-            atomic_write(run / "vecnormalize.pkl", lambda path: env.save(str(path)))
+        model.learn(remaining, callback=callback, reset_num_timesteps=checkpoint is None, tb_log_name=ALGO)
+        shown.stage(f"training stopped at {model.num_timesteps:,} agent-steps; saving the final model")
+        _save_final(run, model, env)
         callback.checkpoint()
         if evaluator is not None:
             scores = callback.evaluate()
             if scores:
-                atomic_write(run / "final_eval.json", lambda path: path.write_text(json.dumps(scores)))
+                atomic_write_text(run / "final_eval.json", json.dumps(scores))
     finally:
+        shown.close()
         env.close()
     return run

@@ -15,18 +15,25 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import traceback
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from core.errors import SimulationError, TSCError
 from envs import TrafficSignalEnv
 from envs.config import EnvConfig
-from scenarios.errors import SimulationError, TSCError
 from scenarios.scenario import Scenario
 
-EpisodeSeeds = Callable[[int, int], int]  # (worker index, episode index) -> SUMO seed
+TRAIN_SEED_BASE = 100_000
+"""Training episodes use SUMO seeds from here up; evaluation seeds (validation, test) stay below."""
+
+
+def training_seed_base(run_seed: int) -> int:
+    """First SUMO seed of a training run's episodes: runs with other seeds see other demand."""
+    return TRAIN_SEED_BASE + 10_000 * run_seed
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,107 @@ class WorkerSpec:
         return self.seed_base + self.index + self.n_workers * episode
 
 
+@dataclass(frozen=True)
+class SimShape:
+    """The sizes of one simulation's entries (the same in every worker)."""
+
+    n_agents: int
+    obs_size: int
+    n_actions: int
+    actor_obs_size: int
+
+
+@dataclass(frozen=True)
+class SimReset:
+    """A fresh episode of one simulation: per agent (rows), its observation and action mask."""
+
+    obs: np.ndarray
+    masks: np.ndarray
+    info: dict[str, Any]  # the first agent's info: network metrics
+
+
+@dataclass(frozen=True)
+class SimStep:
+    """One step of one simulation (all its agents).
+
+    Attributes:
+        obs: next observations; when ``done``, those of the fresh episode that follows.
+        rewards: one per agent.
+        done: the episode ended (horizon, or a simulator fault).
+        masks: action masks for ``obs``.
+        net: network metrics (the first agent's info without its mask), plus ``fault`` if SUMO died.
+        terminal_obs: when ``done``, the last observations of the ended episode (SB3 bootstraps the
+            time limit from them).
+        episode_stats: when an episode ended normally, its trip statistics.
+    """
+
+    obs: np.ndarray
+    rewards: np.ndarray
+    done: bool
+    masks: np.ndarray
+    net: dict[str, Any]
+    terminal_obs: np.ndarray | None = None
+    episode_stats: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TeacherJob:
+    """A warm-start rollout: ``n_steps`` decisions under the heuristic ``teacher``."""
+
+    n_steps: int
+    teacher: str
+    gamma: float
+
+
+@dataclass(frozen=True)
+class TeacherBatch:
+    """The teacher's decisions, one row per agent-step (step-major).
+
+    Attributes:
+        obs: observations.
+        masks: action masks.
+        actions: the teacher's actions.
+        returns: the discounted return that followed.
+        valid: whether that return saw at least the horizon where ``gamma**k`` < 5 % (not cut by
+            the end of the rollout or of an episode).
+        running: the running return ``ret = gamma * ret + r`` that ``VecNormalize`` scales rewards by.
+    """
+
+    obs: np.ndarray
+    masks: np.ndarray
+    actions: np.ndarray
+    returns: np.ndarray
+    valid: np.ndarray
+    running: np.ndarray
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[TeacherBatch]) -> TeacherBatch:
+        """The batches of several simulations as one."""
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+
+def _discounted(rewards: np.ndarray, cuts: list[bool], gamma: float) -> tuple[np.ndarray, ...]:
+    """Per step: the return that followed, whether it saw the 5 % horizon, and the running return."""
+    n_steps = len(rewards)
+    horizon = int(np.ceil(np.log(0.05) / np.log(gamma))) if gamma < 1 else n_steps
+    returns, running = np.zeros_like(rewards), np.zeros_like(rewards)
+    valid = np.zeros_like(rewards, dtype=bool)
+    acc, seen = np.zeros(rewards.shape[1]), 0
+    for t in reversed(range(n_steps)):
+        if cuts[t] or t == n_steps - 1:
+            acc, seen = np.zeros(rewards.shape[1]), 0
+        acc = rewards[t] + gamma * acc
+        seen += 1
+        returns[t], valid[t] = acc, seen >= horizon
+    fwd = np.zeros(rewards.shape[1])
+    for t in range(n_steps):
+        fwd = gamma * fwd + rewards[t]
+        running[t] = fwd
+        if cuts[t]:
+            fwd = np.zeros(rewards.shape[1])
+    return returns, valid, running
+
+
 class _Sim:
     """One simulation and its agent bookkeeping; runs inside a worker (or in-process)."""
 
@@ -55,56 +163,54 @@ class _Sim:
         self.faults = 0
         self.masks = np.ones((len(self.agents), self.env.dims.n_actions), dtype=bool)
 
+    @property
+    def shape(self) -> SimShape:
+        return SimShape(len(self.agents), self.env.obs_size, self.env.dims.n_actions, self.env.actor_obs_size)
+
     def _pack(self, obs: dict, infos: dict) -> np.ndarray:
         self.masks = np.stack([infos[a]["action_mask"] for a in self.agents])
         return np.stack([obs[a] for a in self.agents])
 
-    def reset(self) -> tuple[np.ndarray, np.ndarray, dict]:
+    def reset(self) -> SimReset:
         obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
-        return self._pack(obs, infos), self.masks, infos[self.agents[0]]
+        return SimReset(self._pack(obs, infos), self.masks, infos[self.agents[0]])
 
-    def step(self, actions: np.ndarray) -> tuple:
+    def step(self, actions: np.ndarray) -> SimStep:
         try:
             obs, rew, _term, trunc, infos = self.env.step(
-                {a: int(actions[i]) for i, a in enumerate(self.agents)})
+                {a: int(actions[i]) for i, a in enumerate(self.agents)}
+            )
         except SimulationError as exc:  # restart rather than kill the run
             self.faults += 1
             self.episode += 1
-            new_obs, masks, info = self.reset()
-            net = dict(info, fault=str(exc), episode_done=True)
-            term_obs = new_obs  # no last observation exists: bootstrap from a fresh start
-            return new_obs, np.zeros(len(self.agents)), True, masks, net, term_obs, None
+            fresh = self.reset()
+            net = dict(fresh.info, fault=str(exc), episode_done=True)
+            # No last observation exists: bootstrap from a fresh start.
+            return SimStep(fresh.obs, np.zeros(len(self.agents)), True, fresh.masks, net, fresh.obs)
         stacked = self._pack(obs, infos)
         rewards = np.array([rew[a] for a in self.agents], dtype=np.float32)
         net = dict(infos[self.agents[0]])
         net.pop("action_mask", None)
-        overridden = sum(bool(infos[a]["action_overridden"]) for a in self.agents)
-        net["overridden_actions"] = overridden
-        done = bool(trunc[self.agents[0]])
-        episode_stats = None
-        if done:
-            episode_stats = dict(net, **{f"trip_{k}": v for k, v in self.env.last_trip_stats.items()})
-            self.episode += 1
-            new_obs, masks, _ = self.reset()
-            return new_obs, rewards, True, masks, net, stacked, episode_stats
-        return stacked, rewards, False, self.masks, net, None, None
+        net["overridden_actions"] = sum(bool(infos[a]["action_overridden"]) for a in self.agents)
+        if not trunc[self.agents[0]]:
+            return SimStep(stacked, rewards, False, self.masks, net)
+        episode_stats = dict(net, **{f"trip_{k}": v for k, v in self.env.last_trip_stats.items()})
+        self.episode += 1
+        fresh = self.reset()
+        return SimStep(fresh.obs, rewards, True, fresh.masks, net, stacked, episode_stats)
 
-    def teacher_rollout(self, job: tuple[int, str, float]) -> tuple[np.ndarray, ...]:
-        """Run ``n_steps`` decisions under the heuristic ``teacher`` (``job = (n_steps, teacher,
-        gamma)``). Returns, per agent-step (step-major): observations, masks, the teacher's actions,
-        the discounted return that followed, whether that return saw at least the horizon where
-        ``gamma**k`` < 5 % (not cut by the end of the rollout or of an episode), and the running
-        return ``ret = gamma * ret + r`` that ``VecNormalize`` scales rewards by."""
+    def teacher_rollout(self, job: TeacherJob) -> TeacherBatch:
+        """Run ``job.n_steps`` decisions under the heuristic ``job.teacher``; the next ``reset``
+        starts a fresh episode."""
         from envs.heuristics import heuristic_actions
 
-        n_steps, teacher, gamma = job
         obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
         xs, ms, ys, rs, cuts = [], [], [], [], []
-        for _ in range(n_steps):
+        for _ in range(job.n_steps):
             if not self.env.agents:
                 self.episode += 1
                 obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
-            actions = heuristic_actions(self.env, infos, teacher)
+            actions = heuristic_actions(self.env, infos, job.teacher)
             xs.append(np.stack([obs[a] for a in self.agents]))
             ms.append(np.stack([infos[a]["action_mask"] for a in self.agents]))
             ys.append(np.array([actions[a] for a in self.agents]))
@@ -112,58 +218,59 @@ class _Sim:
             rs.append(np.array([rew[a] for a in self.agents], dtype=float))
             cuts.append(bool(trunc[self.agents[0]]))
         self.episode += 1
-        rewards = np.stack(rs)
-        horizon = int(np.ceil(np.log(0.05) / np.log(gamma))) if gamma < 1 else n_steps
-        returns, running = np.zeros_like(rewards), np.zeros_like(rewards)
-        valid = np.zeros_like(rewards, dtype=bool)
-        acc, seen = np.zeros(rewards.shape[1]), 0
-        for t in reversed(range(n_steps)):
-            if cuts[t] or t == n_steps - 1:
-                acc, seen = np.zeros(rewards.shape[1]), 0
-            acc = rewards[t] + gamma * acc
-            seen += 1
-            returns[t], valid[t] = acc, seen >= horizon
-        fwd = np.zeros(rewards.shape[1])
-        for t in range(n_steps):
-            fwd = gamma * fwd + rewards[t]
-            running[t] = fwd
-            if cuts[t]:
-                fwd = np.zeros(rewards.shape[1])
-        return (np.concatenate(xs), np.concatenate(ms), np.concatenate(ys), returns.ravel(),
-                valid.ravel(), running.ravel())
+        returns, valid, running = _discounted(np.stack(rs), cuts, job.gamma)
+        return TeacherBatch(
+            np.concatenate(xs),
+            np.concatenate(ms),
+            np.concatenate(ys),
+            returns.ravel(),
+            valid.ravel(),
+            running.ravel(),
+        )
+
+    def state(self, _: Any = None) -> dict[str, int]:
+        """Episodes started and faults (to resume the seed streams)."""
+        return {"episode": self.episode, "faults": self.faults}
+
+    def handle(self, cmd: str, data: Any) -> Any:
+        """Run one command of the parent (the same in a worker and in-process).
+
+        Raises:
+            SimulationError: an unknown command (a programming error: never wait on no answer).
+        """
+        if cmd == "step":
+            return self.step(data)
+        if cmd == "reset":
+            return self.reset()
+        if cmd == "teacher":
+            return self.teacher_rollout(data)
+        if cmd == "state":
+            return self.state()
+        raise SimulationError(
+            f"training worker: unknown command {cmd!r} (known: step, reset, teacher, state, close)."
+        )
 
     def close(self) -> None:
         self.env.close()
-
-
-def _shape(sim: _Sim) -> tuple[int, int, int, int]:
-    return len(sim.agents), sim.env.obs_size, sim.env.dims.n_actions, sim.env.actor_obs_size
 
 
 def _worker(remote: Any, spec: WorkerSpec, episode: int) -> None:
     sim = None
     try:
         sim = _Sim(spec, episode)
-        remote.send(("ok", _shape(sim)))
+        remote.send(("ok", sim.shape))
         while True:
             cmd, data = remote.recv()
-            if cmd == "step":
-                remote.send(("ok", sim.step(data)))
-            elif cmd == "reset":
-                remote.send(("ok", sim.reset()))
-            elif cmd == "teacher":
-                remote.send(("ok", sim.teacher_rollout(data)))
-            elif cmd == "state":
-                remote.send(("ok", {"episode": sim.episode, "faults": sim.faults}))
-            elif cmd == "close":
+            if cmd == "close":
                 remote.send(("ok", None))
                 break
+            remote.send(("ok", sim.handle(cmd, data)))
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
         pass
-    except BaseException as exc:  # report to the trainer with the original message
+    except BaseException as exc:  # noqa: BLE001 - report anything to the trainer, with its message
         try:
             remote.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
-        except Exception:  # noqa: BLE001
+        except (OSError, ValueError):  # the parent is gone or the pipe is closed
             pass
     finally:
         if sim is not None:
@@ -183,9 +290,16 @@ class MultiAgentVecEnv(VecEnv):
         start_episodes: per-worker episode counters to continue from (resume).
     """
 
-    def __init__(self, scenario: Scenario, env_config: EnvConfig, n_envs: int = 1, *,
-                 seed_base: int = 100_000, in_process: bool = False,
-                 start_episodes: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        env_config: EnvConfig,
+        n_envs: int = 1,
+        *,
+        seed_base: int = TRAIN_SEED_BASE,
+        in_process: bool = False,
+        start_episodes: Sequence[int] | None = None,
+    ) -> None:
         if n_envs < 1:
             raise TSCError(f"n_envs={n_envs} must be >= 1.")
         starts = list(start_episodes or [0] * n_envs)
@@ -195,7 +309,7 @@ class MultiAgentVecEnv(VecEnv):
         self._procs: list[mp.Process] = []
         if in_process and n_envs == 1:
             self._local = _Sim(specs[0], starts[0])
-            shape = _shape(self._local)
+            shape = self._local.shape
             probe = self._local.env
         else:
             ctx = mp.get_context("spawn")
@@ -210,7 +324,12 @@ class MultiAgentVecEnv(VecEnv):
             shape = shapes[0]
             probe = None
         self.n_sims = n_envs
-        self.n_agents, obs_size, self.n_actions, self.actor_obs_size = shape
+        self.n_agents, self.n_actions, self.actor_obs_size = (
+            shape.n_agents,
+            shape.n_actions,
+            shape.actor_obs_size,
+        )
+        obs_size = shape.obs_size
         if probe is None:  # spaces without a local simulation
             import gymnasium
 
@@ -239,13 +358,7 @@ class MultiAgentVecEnv(VecEnv):
 
     def _call_all(self, cmd: str, data: Sequence[Any] | None = None) -> list[Any]:
         if self._local is not None:
-            if cmd == "step":
-                return [self._local.step(data[0])]
-            if cmd == "reset":
-                return [self._local.reset()]
-            if cmd == "teacher":
-                return [self._local.teacher_rollout(data[0])]
-            return [{"episode": self._local.episode, "faults": self._local.faults}]
+            return [self._local.handle(cmd, None if data is None else data[0])]
         for i, remote in enumerate(self._remotes):
             remote.send((cmd, None if data is None else data[i]))
         return [self._recv(r) for r in self._remotes]
@@ -257,9 +370,9 @@ class MultiAgentVecEnv(VecEnv):
     def reset(self) -> np.ndarray:
         results = self._call_all("reset")
         obs = np.zeros((self.num_envs, *self.observation_space.shape), dtype=np.float32)
-        for i, (o, masks, _info) in enumerate(results):
-            obs[self._slice(i)] = o
-            self._masks[self._slice(i)] = masks
+        for i, fresh in enumerate(results):
+            obs[self._slice(i)] = fresh.obs
+            self._masks[self._slice(i)] = fresh.masks
         self.reset_infos = [{} for _ in range(self.num_envs)]
         return obs
 
@@ -273,33 +386,33 @@ class MultiAgentVecEnv(VecEnv):
         rewards = np.zeros(self.num_envs, dtype=np.float32)
         dones = np.zeros(self.num_envs, dtype=bool)
         infos: list[dict] = [{} for _ in range(self.num_envs)]
-        for i, (o, r, done, masks, net, term_obs, ep_stats) in enumerate(results):
+        for i, result in enumerate(results):
             sl = self._slice(i)
-            obs[sl], rewards[sl], dones[sl] = o, r, done
-            self._masks[sl] = masks
-            self.step_metrics.append(net)
-            if "fault" in net:
+            obs[sl], rewards[sl], dones[sl] = result.obs, result.rewards, result.done
+            self._masks[sl] = result.masks
+            self.step_metrics.append(result.net)
+            if "fault" in result.net:
                 self.faults += 1
-            if ep_stats is not None:
-                self.episode_stats.append(ep_stats)
-            if done:
+            if result.episode_stats is not None:
+                self.episode_stats.append(result.episode_stats)
+            if result.done:
                 for k, j in enumerate(range(sl.start, sl.stop)):
                     # The horizon is a time limit: SB3 bootstraps from the terminal observation.
-                    infos[j] = {"terminal_observation": term_obs[k], "TimeLimit.truncated": True}
+                    infos[j] = {"terminal_observation": result.terminal_obs[k], "TimeLimit.truncated": True}
         return obs, rewards, dones, infos
 
     def action_masks(self) -> np.ndarray:
         """Masks of every (simulation, agent) entry, for sb3-contrib's MaskablePPO."""
         return self._masks.copy()
 
-    def teacher_rollouts(self, n_steps: int, teacher: str = "max_pressure", gamma: float = 0.99
-                         ) -> tuple[np.ndarray, ...]:
+    def teacher_rollouts(
+        self, n_steps: int, teacher: str = "max_pressure", gamma: float = 0.99
+    ) -> TeacherBatch:
         """Every simulation runs ``n_steps`` decisions under a heuristic teacher
-        (:data:`envs.heuristics.TEACHERS`), in parallel; returns what
-        :meth:`_Sim.teacher_rollout` returns, concatenated over simulations (for a warm start).
-        The next ``reset`` starts fresh episodes."""
-        parts = self._call_all("teacher", [(n_steps, teacher, gamma)] * self.n_sims)
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
+        (:data:`envs.heuristics.TEACHERS`), in parallel; their batches, concatenated (for a warm
+        start). The next ``reset`` starts fresh episodes."""
+        parts = self._call_all("teacher", [TeacherJob(n_steps, teacher, gamma)] * self.n_sims)
+        return TeacherBatch.concatenate(parts)
 
     def worker_state(self) -> list[dict]:
         """Per worker: episodes started and faults (to resume the seed streams)."""

@@ -14,8 +14,9 @@ import platform
 import pstats
 import resource
 import statistics
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import psutil
 
@@ -88,8 +89,10 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
 def machine_line() -> str:
     """Python, SUMO, CPU count and the load now (wall times grow with load, ratios much less)."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"python {platform.python_version()}, SUMO {sumo_install.version()}, {platform.machine()}, "
-            f"{os.cpu_count()} CPUs, load average {load}")
+    return (
+        f"python {platform.python_version()}, SUMO {sumo_install.version()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
 
 
 def time_split(stats: pstats.Stats) -> dict[str, float]:
@@ -107,11 +110,18 @@ def time_split(stats: pstats.Stats) -> dict[str, float]:
             start += tottime
         elif "_libsumo." in name:
             other += tottime
-    return {"total": total, "simulationStep": sim, "other libsumo calls": other,
-            "SUMO start/close": start, "Python": total - sim - other - start}
+    return {
+        "total": total,
+        "simulationStep": sim,
+        "other libsumo calls": other,
+        "SUMO start/close": start,
+        "Python": total - sim - other - start,
+    }
 
 
 def format_split(split: dict[str, float]) -> str:
     total = split["total"]
-    return ", ".join(f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in split.items() if k != "total") \
+    return (
+        ", ".join(f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in split.items() if k != "total")
         + f"; total {total:.2f} s"
+    )

@@ -43,10 +43,19 @@ from typing import Any
 
 import numpy as np
 import psutil
-
-from common import (children_peak_rss_mb, format_split, isolated, machine_line, median, peak_rss_mb,
-                    print_table, time_split, use_installed_sumo_home)
+from common import (
+    children_peak_rss_mb,
+    format_split,
+    isolated,
+    machine_line,
+    median,
+    peak_rss_mb,
+    print_table,
+    time_split,
+    use_installed_sumo_home,
+)
 from env_throughput import plain_sumo_seconds, run_episode
+
 from scenarios.scenario import Scenario
 
 
@@ -98,9 +107,14 @@ def n_steps(scenario: Scenario, timing: Timing) -> int:
 
 
 def _our_env_kwargs(timing: Timing) -> dict[str, Any]:
-    return dict(delta_time=timing.delta_time, yellow_time=timing.yellow_time,
-                min_green=timing.min_green, max_green=timing.max_green,
-                observation="default", reward="queue")
+    return dict(
+        delta_time=timing.delta_time,
+        yellow_time=timing.yellow_time,
+        min_green=timing.min_green,
+        max_green=timing.max_green,
+        observation="default",
+        reward="queue",
+    )
 
 
 def ours_single(scenario: Scenario, timing: Timing, seed: int) -> Side:
@@ -110,13 +124,13 @@ def ours_single(scenario: Scenario, timing: Timing, seed: int) -> Side:
     env = TrafficSignalEnv(scenario, backend="libsumo", **_our_env_kwargs(timing))
     try:
         u = draws(env.possible_agents, n_steps(scenario, timing), seed)
-        actions = np.stack([(u[a] * env.phase_sets[a].n_greens).astype(int)
-                            for a in env.possible_agents], axis=1)
+        actions = np.stack(
+            [(u[a] * env.phase_sets[a].n_greens).astype(int) for a in env.possible_agents], axis=1
+        )
         run = run_episode(env, actions, seed)
     finally:
         env.close()
-    return Side(run.steps, run.agents, 1, run.reset_s, run.loop_s, run.sim_step_s, [peak_rss_mb()],
-                run.cpu_s)
+    return Side(run.steps, run.agents, 1, run.reset_s, run.loop_s, run.sim_step_s, [peak_rss_mb()], run.cpu_s)
 
 
 def ours_workers(scenario: Scenario, timing: Timing, seed: int, n_envs: int = 2) -> Side:
@@ -164,8 +178,8 @@ def sumo_rl_single(scenario: Scenario, timing: Timing, seed: int, defaults: bool
     """
     os.environ["LIBSUMO_AS_TRACI"] = "quiet"  # must precede the first `import traci`
     use_installed_sumo_home()
-    import traci
     import sumo_rl
+    import traci
 
     inside = [0.0]
     step = traci.simulationStep
@@ -183,13 +197,22 @@ def sumo_rl_single(scenario: Scenario, timing: Timing, seed: int, defaults: bool
     else:
         extra = None
     env = sumo_rl.SumoEnvironment(
-        net_file=str(scenario.net_file), route_file=",".join(str(p) for p in scenario.route_files),
-        begin_time=int(scenario.begin), num_seconds=int(scenario.end - scenario.begin),
-        delta_time=timing.delta_time, yellow_time=timing.yellow_time, min_green=timing.min_green,
-        max_green=timing.max_green, time_to_teleport=timing.time_to_teleport,
-        reward_fn="diff-waiting-time" if defaults else "queue", sumo_seed=seed, sumo_warnings=False,
-        add_system_info=defaults, add_per_agent_info=defaults,
-        additional_sumo_cmd=extra)
+        net_file=str(scenario.net_file),
+        route_file=",".join(str(p) for p in scenario.route_files),
+        begin_time=int(scenario.begin),
+        num_seconds=int(scenario.end - scenario.begin),
+        delta_time=timing.delta_time,
+        yellow_time=timing.yellow_time,
+        min_green=timing.min_green,
+        max_green=timing.max_green,
+        time_to_teleport=timing.time_to_teleport,
+        reward_fn="diff-waiting-time" if defaults else "queue",
+        sumo_seed=seed,
+        sumo_warnings=False,
+        add_system_info=defaults,
+        add_per_agent_info=defaults,
+        additional_sumo_cmd=extra,
+    )
     try:
         ids = list(env.ts_ids)
         u = draws(ids, n_steps(scenario, timing), seed)
@@ -225,8 +248,10 @@ def profile_side(name: str, scenario: Scenario, timing: Timing, seed: int, top: 
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
     stats.sort_stats("tottime").print_stats(top)
-    return (f"{name} on {scenario.name}: loop {side.loop_s:.2f} s under the profiler; where the time goes "
-            f"(self time): {format_split(time_split(stats))}\n" + out.getvalue())
+    return (
+        f"{name} on {scenario.name}: loop {side.loop_s:.2f} s under the profiler; where the time goes "
+        f"(self time): {format_split(time_split(stats))}\n" + out.getvalue()
+    )
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -235,21 +260,30 @@ def _fmt(x: float | None, spec: str) -> str:
 
 def compare(scenario: Scenario, timing: Timing, seed: int, repeats: int) -> list[list[str]]:
     """Run every side ``repeats`` times, interleaved; return the table rows for this scenario."""
-    sides = {"ours": ours_single, "sumo-rl": sumo_rl_single, "sumo-rl (defaults)": sumo_rl_defaults,
-             "ours x2": ours_workers}
+    sides = {
+        "ours": ours_single,
+        "sumo-rl": sumo_rl_single,
+        "sumo-rl (defaults)": sumo_rl_defaults,
+        "ours x2": ours_workers,
+    }
     runs: dict[str, list[Side]] = {name: [] for name in sides}
     plain: list[tuple[float, float]] = []
     for r in range(repeats):
         for name, fn in sides.items():
             side = isolated(fn, scenario, timing, seed)
             runs[name].append(side)
-            print(f"  [{scenario.name} run {r + 1}] {name}: {side.steps_per_s:.2f} steps/s, "
-                  f"loop {side.loop_s:.1f} s, reset {side.reset_s:.1f} s, CPU {side.cpu_s:.1f} s, "
-                  f"overhead {_fmt(side.overhead, '.3f')}, RSS {'/'.join(f'{m:.0f}' for m in side.rss_mb)} MB",
-                  flush=True)
+            print(
+                f"  [{scenario.name} run {r + 1}] {name}: {side.steps_per_s:.2f} steps/s, "
+                f"loop {side.loop_s:.1f} s, reset {side.reset_s:.1f} s, CPU {side.cpu_s:.1f} s, "
+                f"overhead {_fmt(side.overhead, '.3f')}, RSS {'/'.join(f'{m:.0f}' for m in side.rss_mb)} MB",
+                flush=True,
+            )
         plain.append(plain_sumo_seconds(scenario, seed))
-        print(f"  [{scenario.name} run {r + 1}] plain sumo: {plain[-1][0]:.1f} s wall, "
-              f"{plain[-1][1]:.1f} s CPU", flush=True)
+        print(
+            f"  [{scenario.name} run {r + 1}] plain sumo: {plain[-1][0]:.1f} s wall, "
+            f"{plain[-1][1]:.1f} s CPU",
+            flush=True,
+        )
 
     def med(name: str, attr: str) -> float | None:
         values = [getattr(s, attr) for s in runs[name]]
@@ -265,33 +299,67 @@ def compare(scenario: Scenario, timing: Timing, seed: int, repeats: int) -> list
     rows = []
     for name in runs:
         # simulated seconds per wall (CPU) second of reset + loop, relative to plain sumo's
-        vs_plain = median([side.sims * w / (side.reset_s + side.loop_s) for side, (w, _) in zip(runs[name], plain)])
+        vs_plain = median(
+            [side.sims * w / (side.reset_s + side.loop_s) for side, (w, _) in zip(runs[name], plain)]
+        )
         vs_plain_cpu = median([c / side.cpu_s for side, (_, c) in zip(runs[name], plain)])
         cpu_vs_rl = median([b.cpu_s / a.cpu_s for a, b in zip(runs[name], runs["sumo-rl"])])
-        rows.append([
-            label, name, f"{med(name, 'steps_per_s'):.2f}", f"{med(name, 'agent_steps_per_s'):,.0f}",
-            _fmt(med(name, "overhead"), ".3f"), f"{med(name, 'cpu_s'):.1f}",
-            ratio(name, "sumo-rl"), f"{cpu_vs_rl:.2f}", ratio(name, "sumo-rl (defaults)"),
-            f"{vs_plain:.2f}", f"{vs_plain_cpu:.2f}", f"{median([max(s.rss_mb) for s in runs[name]]):.0f}"])
+        rows.append(
+            [
+                label,
+                name,
+                f"{med(name, 'steps_per_s'):.2f}",
+                f"{med(name, 'agent_steps_per_s'):,.0f}",
+                _fmt(med(name, "overhead"), ".3f"),
+                f"{med(name, 'cpu_s'):.1f}",
+                ratio(name, "sumo-rl"),
+                f"{cpu_vs_rl:.2f}",
+                ratio(name, "sumo-rl (defaults)"),
+                f"{vs_plain:.2f}",
+                f"{vs_plain_cpu:.2f}",
+                f"{median([max(s.rss_mb) for s in runs[name]]):.0f}",
+            ]
+        )
     plain_wall, plain_cpu = median([w for w, _ in plain]), median([c for _, c in plain])
-    rows.append([label, "plain sumo (static programs, load incl.)",
-                 f"{horizon / timing.delta_time / plain_wall:.2f}", "–", "–", f"{plain_cpu:.1f}",
-                 "", "", "", "1.00", "1.00", "–"])
+    rows.append(
+        [
+            label,
+            "plain sumo (static programs, load incl.)",
+            f"{horizon / timing.delta_time / plain_wall:.2f}",
+            "–",
+            "–",
+            f"{plain_cpu:.1f}",
+            "",
+            "",
+            "",
+            "1.00",
+            "1.00",
+            "–",
+        ]
+    )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="wuxi-core,wuxi-district",
-                        help="comma-separated catalogue names")
+    parser.add_argument(
+        "--scenarios", default="wuxi-core,wuxi-district", help="comma-separated catalogue names"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1, help="SUMO seed and action-draw seed")
-    parser.add_argument("--horizon", type=float, default=None,
-                        help="episode seconds for every scenario (default: the scenario's own, "
-                             "wuxi-district capped by --district-horizon)")
+    parser.add_argument(
+        "--horizon",
+        type=float,
+        default=None,
+        help="episode seconds for every scenario (default: the scenario's own, "
+        "wuxi-district capped by --district-horizon)",
+    )
     parser.add_argument("--district-horizon", type=float, default=1800.0)
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one episode of ours and of sumo-rl per scenario (cProfile)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one episode of ours and of sumo-rl per scenario (cProfile)",
+    )
     args = parser.parse_args(argv)
 
     import scenarios
@@ -311,13 +379,28 @@ def main(argv: list[str] | None = None) -> int:
                 profiles.append(isolated(profile_side, side, scenario, timing, args.seed))
     print_table(
         f"median of {args.repeats}; {machine_line()}",
-        ["scenario", "side", "env steps/s", "agent-steps/s", "overhead ratio", "CPU s / episode",
-         "x sumo-rl (wall)", "x sumo-rl (CPU)", "x sumo-rl defaults (wall)", "x plain sumo (wall)",
-         "x plain sumo (CPU)", "peak RSS MB per process"], rows)
-    print("\ntargets (issue 6): ours >= 1.4x sumo-rl, ours x2 >= 2.5x sumo-rl, overhead ratio <= 1.15. "
-          "Ratios are medians of per-repeat ratios; 'x ... (CPU)' compares CPU seconds per episode (robust to\n"
-          "other load; meaningless for parallel speed-up); 'x plain sumo' compares reset + loop with plain\n"
-          "sumo's whole run (net loading included); ours x2: CPU per simulation.")
+        [
+            "scenario",
+            "side",
+            "env steps/s",
+            "agent-steps/s",
+            "overhead ratio",
+            "CPU s / episode",
+            "x sumo-rl (wall)",
+            "x sumo-rl (CPU)",
+            "x sumo-rl defaults (wall)",
+            "x plain sumo (wall)",
+            "x plain sumo (CPU)",
+            "peak RSS MB per process",
+        ],
+        rows,
+    )
+    print(
+        "\ntargets (issue 6): ours >= 1.4x sumo-rl, ours x2 >= 2.5x sumo-rl, overhead ratio <= 1.15. "
+        "Ratios are medians of per-repeat ratios; 'x ... (CPU)' compares CPU seconds per episode (robust to\n"
+        "other load; meaningless for parallel speed-up); 'x plain sumo' compares reset + loop with plain\n"
+        "sumo's whole run (net loading included); ours x2: CPU per simulation."
+    )
     for text in profiles:
         print("\n" + text)
     return 0

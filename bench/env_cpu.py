@@ -27,8 +27,9 @@ def main() -> None:
     parser.add_argument("horizon", nargs="?", type=float, default=1800.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    env = TrafficSignalEnv(scenarios.build(args.scenario, horizon=args.horizon), backend="libsumo",
-                           reward="queue")
+    env = TrafficSignalEnv(
+        scenarios.build(args.scenario, horizon=args.horizon), backend="libsumo", reward="queue"
+    )
     env.reset(seed=args.seed)
     rng = np.random.default_rng(0)
     wall, cpu, steps = time.perf_counter(), time.process_time(), 0
@@ -38,8 +39,10 @@ def main() -> None:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sim = env.connection.sim_step_seconds if env.connection else float("nan")
     env.close()
-    print(f"{envs.__file__}\n{args.scenario} ({args.horizon:g} s): {steps} steps, wall {wall:.2f} s, "
-          f"CPU {cpu:.2f} s, inside simulationStep {sim:.2f} s")
+    print(
+        f"{envs.__file__}\n{args.scenario} ({args.horizon:g} s): {steps} steps, wall {wall:.2f} s, "
+        f"CPU {cpu:.2f} s, inside simulationStep {sim:.2f} s"
+    )
 
 
 if __name__ == "__main__":

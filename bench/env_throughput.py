@@ -37,8 +37,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
 from common import format_split, time_split
+
 from envs import TrafficSignalEnv
 from scenarios import sumo_install
 from scenarios.scenario import Scenario
@@ -82,16 +82,37 @@ def run_episode(env: TrafficSignalEnv, actions: np.ndarray, seed: int) -> EnvRun
     t2, c2 = time.perf_counter(), time.process_time()
     conn = env.connection
     assert conn is not None
-    return EnvRun(steps=k, agents=len(agents), reset_s=t1 - t0, loop_s=t2 - t1,
-                  sim_step_s=conn.sim_step_seconds, cpu_s=c2 - c0)
+    return EnvRun(
+        steps=k,
+        agents=len(agents),
+        reset_s=t1 - t0,
+        loop_s=t2 - t1,
+        sim_step_s=conn.sim_step_seconds,
+        cpu_s=c2 - c0,
+    )
 
 
 def plain_sumo_seconds(scenario: Scenario, seed: int) -> tuple[float, float]:
     """``(wall, CPU)`` seconds of the ``sumo`` binary running the scenario with its static programs."""
-    cmd = [str(sumo_install.binary("sumo")), "-n", str(scenario.net_file), "--seed", str(seed),
-           "--begin", str(scenario.begin), "--end", str(scenario.end),
-           "--step-length", str(scenario.step_length),
-           "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true"]
+    cmd = [
+        str(sumo_install.binary("sumo")),
+        "-n",
+        str(scenario.net_file),
+        "--seed",
+        str(seed),
+        "--begin",
+        str(scenario.begin),
+        "--end",
+        str(scenario.end),
+        "--step-length",
+        str(scenario.step_length),
+        "--no-step-log",
+        "true",
+        "--no-warnings",
+        "true",
+        "--duration-log.disable",
+        "true",
+    ]
     if scenario.route_files:
         cmd += ["-r", ",".join(str(p) for p in scenario.route_files)]
     if scenario.additional_files:
@@ -114,9 +135,11 @@ def profile_episode(env: TrafficSignalEnv, actions: np.ndarray, seed: int, top: 
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
     stats.sort_stats("cumulative").print_stats(top)
-    head = (f"profiled episode: {run.steps} steps, loop {run.loop_s:.2f} s (profiler overhead "
-            f"included), simulationStep {run.sim_step_s:.2f} s\n"
-            f"where the time goes (self time): {format_split(time_split(stats))}\n")
+    head = (
+        f"profiled episode: {run.steps} steps, loop {run.loop_s:.2f} s (profiler overhead "
+        f"included), simulationStep {run.sim_step_s:.2f} s\n"
+        f"where the time goes (self time): {format_split(time_split(stats))}\n"
+    )
     return head + out.getvalue()
 
 
@@ -141,8 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         scenario, build_s = scenarios.load(args.scenario), 0.0
 
-    env = TrafficSignalEnv(scenario, backend="libsumo", delta_time=args.delta_time,
-                           observation=args.observation, reward=args.reward)
+    env = TrafficSignalEnv(
+        scenario,
+        backend="libsumo",
+        delta_time=args.delta_time,
+        observation=args.observation,
+        reward=args.reward,
+    )
     try:
         actions = action_sequence(env, args.seed)
         runs = [run_episode(env, actions, args.seed) for _ in range(args.repeats)]
@@ -161,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     cpu = med(r.cpu_s for r in runs)
 
     rows = [
-        ("scenario", f"{scenario.name} ({agents} agents, {scenario.end - scenario.begin:.0f} s, "
-                     f"delta_time {args.delta_time:g} s, {steps} steps)"),
+        (
+            "scenario",
+            f"{scenario.name} ({agents} agents, {scenario.end - scenario.begin:.0f} s, "
+            f"delta_time {args.delta_time:g} s, {steps} steps)",
+        ),
         ("build (cached after the first run)", f"{build_s:.2f} s"),
         ("env steps/s (loop)", f"{steps / loop:,.1f}"),
         ("env agent-steps/s (loop)", f"{steps * agents / loop:,.0f}"),
@@ -170,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         ("env step loop wall", f"{loop:.2f} s"),
         ("env reset + loop wall", f"{episode:.2f} s"),
         ("inside simulationStep", f"{sim:.2f} s"),
-        ("OVERHEAD RATIO loop / simulationStep", f"{ratio_loop:.3f}  (targets: <= 1.25 issue 2, <= 1.15 issue 6)"),
+        (
+            "OVERHEAD RATIO loop / simulationStep",
+            f"{ratio_loop:.3f}  (targets: <= 1.25 issue 2, <= 1.15 issue 6)",
+        ),
         ("ratio (reset + loop) / simulationStep", f"{ratio_episode:.3f}"),
         ("plain sumo, static programs (incl. load)", f"{plain_s:.2f} s"),
         ("env (reset + loop) / plain sumo", f"{episode / plain_s:.3f}"),
@@ -179,17 +213,23 @@ def main(argv: list[str] | None = None) -> int:
         ("env CPU / plain sumo CPU", f"{cpu / plain_cpu:.3f}"),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"env throughput, median of {args.repeats} runs; python {platform.python_version()}, "
-          f"SUMO {sumo_install.version()}, {platform.machine()}")
+    print(
+        f"env throughput, median of {args.repeats} runs; python {platform.python_version()}, "
+        f"SUMO {sumo_install.version()}, {platform.machine()}"
+    )
     print("-" * (width + 50))
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print("-" * (width + 50))
-    print("per run (loop s / simulationStep s / ratio): " + ", ".join(
-        f"{r.loop_s:.2f}/{r.sim_step_s:.2f}/{r.loop_s / r.sim_step_s:.3f}" for r in runs))
+    print(
+        "per run (loop s / simulationStep s / ratio): "
+        + ", ".join(f"{r.loop_s:.2f}/{r.sim_step_s:.2f}/{r.loop_s / r.sim_step_s:.3f}" for r in runs)
+    )
     print("plain sumo runs (wall/CPU s): " + ", ".join(f"{w:.2f}/{c:.2f}" for w, c in plain))
-    print(f"load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
-          f"({os.cpu_count()} CPUs): wall times grow with load, ratios and CPU times much less")
+    print(
+        f"load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"({os.cpu_count()} CPUs): wall times grow with load, ratios and CPU times much less"
+    )
     if profile:
         print("\n" + profile)
     return 0

@@ -28,8 +28,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +40,24 @@ HORIZON = 300.0
 
 def train_tiny(root: Path) -> Path:
     """A tiny PPO run on wuxi-core (latency does not depend on training); returns its folder."""
-    from agents.config import TrainConfig, load_config
+    from agents.config import TrainConfig
     from agents.trainer import train
+    from core.config import load_config
 
-    overrides = ["scenario=wuxi-core", f"horizon={HORIZON:g}", "n_envs=1", "total_timesteps=1920",
-                 "ppo.n_steps=60", "ppo.batch_size=960", "ppo.n_epochs=1", "max_minutes=null",
-                 "warm_start.steps=0", "eval.every_steps=0", "checkpoint_every=100000",
-                 f"run_root={root}"]
+    overrides = [
+        "scenario=wuxi-core",
+        f"horizon={HORIZON:g}",
+        "n_envs=1",
+        "total_timesteps=1920",
+        "ppo.n_steps=60",
+        "ppo.batch_size=960",
+        "ppo.n_epochs=1",
+        "max_minutes=null",
+        "warm_start.steps=0",
+        "eval.every_steps=0",
+        "checkpoint_every=100000",
+        f"run_root={root}",
+    ]
     config = load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml", overrides)
     return train(config, evaluator=None, progress=False, command=["bench/onnx_latency.py"])
 
@@ -103,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch as th
 
+    from agents.controller import PolicyController
     from agents.export import _ActorGraph, export
-    from agents.policy import PolicyController
     from agents.runtime import OnnxController
-    from scenarios.errors import TSCError
+    from core.errors import TSCError
 
     th.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory(prefix="onnx-latency-") as tmp:
@@ -120,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     agents = list(decisions[0][0])
-    batches = [(np.stack([o[a] for a in agents]), np.stack([i[a]["action_mask"] for a in agents]))
-               for o, i in decisions]
+    batches = [
+        (np.stack([o[a] for a in agents]), np.stack([i[a]["action_mask"] for a in agents]))
+        for o, i in decisions
+    ]
     graph = _ActorGraph(torch_policy.model.policy).eval()  # what agents.export.torch_logits runs
 
     def torch_model(batch: tuple[np.ndarray, np.ndarray]) -> Any:
@@ -134,14 +148,20 @@ def main(argv: list[str] | None = None) -> int:
         ("model only (arrays)", lambda b: onnx.policy.logits_and_actions(*b), torch_model, batches),
     ]
     n, size = batches[0][0].shape
-    print(f"per-decision latency, wuxi-core: {n} intersections in one batch ({n} x {size} float32 + "
-          f"{n} x {batches[0][1].shape[1]} mask), {len(batches)} recorded decisions cycled, "
-          f"{args.calls} timed calls per path")
-    print(f"policy: {'tiny run trained now' if not args.run else run} "
-          f"({torch_policy.model.num_timesteps} agent-steps of training)")
-    print(f"python {platform.python_version()}, onnxruntime {_version('onnxruntime')} (1 thread), "
-          f"torch {th.__version__} ({args.torch_threads} thread(s)); load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(
+        f"per-decision latency, wuxi-core: {n} intersections in one batch ({n} x {size} float32 + "
+        f"{n} x {batches[0][1].shape[1]} mask), {len(batches)} recorded decisions cycled, "
+        f"{args.calls} timed calls per path"
+    )
+    print(
+        f"policy: {'tiny run trained now' if not args.run else run} "
+        f"({torch_policy.model.num_timesteps} agent-steps of training)"
+    )
+    print(
+        f"python {platform.python_version()}, onnxruntime {_version('onnxruntime')} (1 thread), "
+        f"torch {th.__version__} ({args.torch_threads} thread(s)); load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
     header = f"| {'path':<24} | {'runtime':<11} | {'median us':>9} | {'p95 us':>8} | {'mean us':>8} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
@@ -150,10 +170,17 @@ def main(argv: list[str] | None = None) -> int:
         t_onnx = time_calls(onnx_fn, inputs, args.calls) * 1e6
         t_torch = time_calls(torch_fn, inputs, args.calls) * 1e6
         for name, t in (("onnxruntime", t_onnx), ("pytorch", t_torch)):
-            print(f"| {label:<24} | {name:<11} | {np.median(t):>9.1f} | {np.percentile(t, 95):>8.1f} | "
-                  f"{t.mean():>8.1f} |")
-        ratios.append((label, statistics.median(t_torch) / statistics.median(t_onnx),
-                       np.percentile(t_torch, 95) / np.percentile(t_onnx, 95)))
+            print(
+                f"| {label:<24} | {name:<11} | {np.median(t):>9.1f} | {np.percentile(t, 95):>8.1f} | "
+                f"{t.mean():>8.1f} |"
+            )
+        ratios.append(
+            (
+                label,
+                statistics.median(t_torch) / statistics.median(t_onnx),
+                np.percentile(t_torch, 95) / np.percentile(t_onnx, 95),
+            )
+        )
     for label, med, p95 in ratios:
         print(f"ratio pytorch / onnxruntime, {label}: median {med:.2f}x, p95 {p95:.2f}x")
     return 0

@@ -101,11 +101,14 @@ class SoakResult:
     def verdict_problems(self) -> list[str]:
         out = list(self.problems)
         if max(self.rss_growth_mb) > self.max_rss_growth_mb:
-            out.append(f"worker RSS grew by {max(self.rss_growth_mb):.1f} MB "
-                       f"(limit {self.max_rss_growth_mb:g} MB)")
+            out.append(
+                f"worker RSS grew by {max(self.rss_growth_mb):.1f} MB (limit {self.max_rss_growth_mb:g} MB)"
+            )
         if self.main_rss_growth_mb > self.max_rss_growth_mb:
-            out.append(f"main process RSS grew by {self.main_rss_growth_mb:.1f} MB "
-                       f"(limit {self.max_rss_growth_mb:g} MB)")
+            out.append(
+                f"main process RSS grew by {self.main_rss_growth_mb:.1f} MB "
+                f"(limit {self.max_rss_growth_mb:g} MB)"
+            )
         if self.fd_growth > self.max_fd_growth:
             out.append(f"open fds grew by {self.fd_growth} (limit {self.max_fd_growth})")
         if self.max_sumo > self.expected_sumo:
@@ -130,23 +133,38 @@ def sumo_processes(root: psutil.Process | None = None) -> int:
 
 def _sample(episodes: int, t0: float, workers: list[psutil.Process]) -> Sample:
     me = psutil.Process()
-    return Sample(episodes=episodes, seconds=time.perf_counter() - t0,
-                  worker_rss_mb=[w.memory_info().rss / MB for w in workers],
-                  worker_fds=[w.num_fds() for w in workers],
-                  main_rss_mb=me.memory_info().rss / MB, main_fds=me.num_fds(),
-                  sumo_processes=sumo_processes(me))
+    return Sample(
+        episodes=episodes,
+        seconds=time.perf_counter() - t0,
+        worker_rss_mb=[w.memory_info().rss / MB for w in workers],
+        worker_fds=[w.num_fds() for w in workers],
+        main_rss_mb=me.memory_info().rss / MB,
+        main_fds=me.num_fds(),
+        sumo_processes=sumo_processes(me),
+    )
 
 
 def _format(s: Sample) -> str:
     rss = " ".join(f"{x:7.1f}" for x in s.worker_rss_mb)
     fds = " ".join(f"{x:3d}" for x in s.worker_fds)
-    return (f"{s.episodes:5d} ep {s.seconds:8.1f} s | worker RSS MB {rss} | worker fds {fds} | "
-            f"main RSS {s.main_rss_mb:6.1f} MB fds {s.main_fds:3d} | sumo procs {s.sumo_processes}")
+    return (
+        f"{s.episodes:5d} ep {s.seconds:8.1f} s | worker RSS MB {rss} | worker fds {fds} | "
+        f"main RSS {s.main_rss_mb:6.1f} MB fds {s.main_fds:3d} | sumo procs {s.sumo_processes}"
+    )
 
 
-def soak(scenario, *, episodes: int, n_envs: int = 2, backend: str = "libsumo",
-         sample_every: int = 10, max_rss_growth_mb: float = 50.0, max_fd_growth: int = 2,
-         seed: int = 0, echo: bool = True) -> SoakResult:
+def soak(
+    scenario,
+    *,
+    episodes: int,
+    n_envs: int = 2,
+    backend: str = "libsumo",
+    sample_every: int = 10,
+    max_rss_growth_mb: float = 50.0,
+    max_fd_growth: int = 2,
+    seed: int = 0,
+    echo: bool = True,
+) -> SoakResult:
     """Run ``episodes`` episodes of ``scenario`` in ``n_envs`` worker processes and sample them.
 
     Args:
@@ -165,8 +183,12 @@ def soak(scenario, *, episodes: int, n_envs: int = 2, backend: str = "libsumo",
 
     rng = np.random.default_rng(seed)
     venv = MultiAgentVecEnv(scenario, EnvConfig(backend=backend), n_envs=n_envs, in_process=False)
-    result = SoakResult([], expected_sumo=n_envs if backend == "traci" else 0,
-                        max_rss_growth_mb=max_rss_growth_mb, max_fd_growth=max_fd_growth)
+    result = SoakResult(
+        [],
+        expected_sumo=n_envs if backend == "traci" else 0,
+        max_rss_growth_mb=max_rss_growth_mb,
+        max_fd_growth=max_fd_growth,
+    )
     try:
         workers = [psutil.Process(p.pid) for p in venv._procs]
         venv.reset()
@@ -207,18 +229,31 @@ def main(argv: list[str] | None = None) -> int:
     import scenarios
 
     scenario = scenarios.build(args.scenario, horizon=args.horizon)
-    print(f"soak: {args.episodes} episodes of {scenario.name} ({args.horizon:g} s), "
-          f"{args.n_envs} workers, backend {args.backend}", flush=True)
-    res = soak(scenario, episodes=args.episodes, n_envs=args.n_envs, backend=args.backend,
-               sample_every=args.sample_every, max_rss_growth_mb=args.max_rss_growth,
-               max_fd_growth=args.max_fd_growth)
+    print(
+        f"soak: {args.episodes} episodes of {scenario.name} ({args.horizon:g} s), "
+        f"{args.n_envs} workers, backend {args.backend}",
+        flush=True,
+    )
+    res = soak(
+        scenario,
+        episodes=args.episodes,
+        n_envs=args.n_envs,
+        backend=args.backend,
+        sample_every=args.sample_every,
+        max_rss_growth_mb=args.max_rss_growth,
+        max_fd_growth=args.max_fd_growth,
+    )
     last = res.samples[-1]
-    print(f"\n{last.episodes} episodes in {last.seconds:.0f} s "
-          f"({last.seconds / max(last.episodes, 1):.2f} s/episode)")
+    print(
+        f"\n{last.episodes} episodes in {last.seconds:.0f} s "
+        f"({last.seconds / max(last.episodes, 1):.2f} s/episode)"
+    )
     print("worker RSS growth after warm-up (MB): " + ", ".join(f"{g:+.1f}" for g in res.rss_growth_mb))
     print(f"main process RSS growth (MB): {res.main_rss_growth_mb:+.1f}")
-    print(f"fd growth: {res.fd_growth:+d}; most SUMO processes seen: {res.max_sumo} "
-          f"(expected <= {res.expected_sumo}); faults: {res.faults}")
+    print(
+        f"fd growth: {res.fd_growth:+d}; most SUMO processes seen: {res.max_sumo} "
+        f"(expected <= {res.expected_sumo}); faults: {res.faults}"
+    )
     print(f"median worker RSS (MB): {statistics.median(x for s in res.samples for x in s.worker_rss_mb):.1f}")
     problems = res.verdict_problems()
     print("verdict: FLAT" if not problems else "verdict: NOT FLAT: " + "; ".join(problems))

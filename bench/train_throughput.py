@@ -31,27 +31,52 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from common import (finished_children_peak_rss_mb, isolated, machine_line, median, peak_rss_mb,
-                    print_table, use_installed_sumo_home)
+from common import (
+    finished_children_peak_rss_mb,
+    isolated,
+    machine_line,
+    median,
+    peak_rss_mb,
+    print_table,
+    use_installed_sumo_home,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs/wuxi_core.yaml"
 # Pinned on top of CONFIG so that the comparison stays what BENCHMARKS.md records when the training
 # config moves on (and stays possible for sumo-rl, which needs delta_time > its 3-s yellow): the
 # timing, observation and PPO settings of the measured runs. ``--set`` overrides any of them.
-PINNED = ("env.delta_time=5", "env.min_green=10", "env.max_green=60", "env.observation=default",
-          "ppo.n_steps=120", "ppo.batch_size=1024", "ppo.n_epochs=5", "ppo.gamma=0.95",
-          "ppo.learning_rate=0.0003")
+PINNED = (
+    "env.delta_time=5",
+    "env.min_green=10",
+    "env.max_green=60",
+    "env.observation=default",
+    "ppo.n_steps=120",
+    "ppo.batch_size=1024",
+    "ppo.n_epochs=5",
+    "ppo.gamma=0.95",
+    "ppo.learning_rate=0.0003",
+)
 
 
-def _config(scenario: str, n_envs: int, steps: int, horizon: float | None, run_root: str,
-            extra: tuple[str, ...] = ()) -> Any:
-    from agents.config import TrainConfig, load_config
+def _config(
+    scenario: str, n_envs: int, steps: int, horizon: float | None, run_root: str, extra: tuple[str, ...] = ()
+) -> Any:
+    from agents.config import TrainConfig
+    from core.config import load_config
 
-    overrides = [f"scenario={scenario}", f"n_envs={n_envs}", f"total_timesteps={steps}",
-                 "max_minutes=null", "warm_start.steps=0", "eval.every_steps=0",
-                 f"checkpoint_every={10 * steps}", f"run_root={run_root}", *PINNED, *extra]
+    overrides = [
+        f"scenario={scenario}",
+        f"n_envs={n_envs}",
+        f"total_timesteps={steps}",
+        "max_minutes=null",
+        "warm_start.steps=0",
+        "eval.every_steps=0",
+        f"checkpoint_every={10 * steps}",
+        f"run_root={run_root}",
+        *PINNED,
+        *extra,
+    ]
     if horizon:
         overrides.append(f"horizon={horizon}")
     return load_config(TrainConfig, CONFIG, overrides)
@@ -63,24 +88,33 @@ def rate(rows: list[tuple[float, float]]) -> float:
     return (n1 - n0) / (t1 - t0)
 
 
-def measure(scenario: str, n_envs: int, steps: int, horizon: float | None,
-            extra: tuple[str, ...] = ()) -> tuple[float, list[float]]:
+def measure(
+    scenario: str, n_envs: int, steps: int, horizon: float | None, extra: tuple[str, ...] = ()
+) -> tuple[float, list[float]]:
     """Ours: ``(agent-steps/s, [main peak RSS, largest worker peak RSS] MB)``; ``extra``: config
     overrides (``key=value``) for our trainer."""
     from agents.trainer import train
 
     with tempfile.TemporaryDirectory() as tmp:
-        run = train(_config(scenario, n_envs, steps, horizon, tmp, extra), evaluator=None, progress=False,
-                    command=["bench"])
+        run = train(
+            _config(scenario, n_envs, steps, horizon, tmp, extra),
+            evaluator=None,
+            progress=False,
+            command=["bench"],
+        )
         with open(run / "metrics.csv") as fh:
-            rows = [(float(r["timesteps"]), float(r["time"])) for r in csv.DictReader(fh)
-                    if r.get("timesteps") and r.get("time")]
+            rows = [
+                (float(r["timesteps"]), float(r["time"]))
+                for r in csv.DictReader(fh)
+                if r.get("timesteps") and r.get("time")
+            ]
     rss = [peak_rss_mb()] + ([finished_children_peak_rss_mb()] if n_envs > 1 else [])
     return rate(rows), rss
 
 
-def measure_sumo_rl(scenario_name: str, steps: int, horizon: float | None,
-                    extra: tuple[str, ...] = ()) -> tuple[float, list[float]]:
+def measure_sumo_rl(
+    scenario_name: str, steps: int, horizon: float | None, extra: tuple[str, ...] = ()
+) -> tuple[float, list[float]]:
     """sumo-rl + SB3 PPO: ``(agent-steps/s, [peak RSS] MB)``; the same config's timing and PPO settings."""
     os.environ["LIBSUMO_AS_TRACI"] = "quiet"  # before the first `import traci`
     use_installed_sumo_home()
@@ -89,21 +123,31 @@ def measure_sumo_rl(scenario_name: str, steps: int, horizon: float | None,
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from agents.trainer import resolve_scenario
-
     with tempfile.TemporaryDirectory() as tmp:
         config = _config(scenario_name, 1, steps, horizon, tmp, extra)
     if config.env.delta_time <= 3:
-        raise ValueError(f"delta_time={config.env.delta_time}: sumo-rl needs more than its 3-s yellow; "
-                         "use --set env.delta_time=5")
-    sc = resolve_scenario(config)
+        raise ValueError(
+            f"delta_time={config.env.delta_time}: sumo-rl needs more than its 3-s yellow; "
+            "use --set env.delta_time=5"
+        )
+    sc = config.resolve_scenario()
     warnings.filterwarnings("ignore", message="You have specified a mini-batch size")  # ours: the same
     e, p = config.env, config.ppo
     env = sumo_rl.SumoEnvironment(
-        net_file=str(sc.net_file), route_file=",".join(str(f) for f in sc.route_files),
-        begin_time=int(sc.begin), num_seconds=int(sc.end - sc.begin), delta_time=int(e.delta_time),
-        yellow_time=3, min_green=int(e.min_green), max_green=int(e.max_green), time_to_teleport=300,
-        sumo_seed=100_000, sumo_warnings=False, add_system_info=False, add_per_agent_info=False)
+        net_file=str(sc.net_file),
+        route_file=",".join(str(f) for f in sc.route_files),
+        begin_time=int(sc.begin),
+        num_seconds=int(sc.end - sc.begin),
+        delta_time=int(e.delta_time),
+        yellow_time=3,
+        min_green=int(e.min_green),
+        max_green=int(e.max_green),
+        time_to_teleport=300,
+        sumo_seed=100_000,
+        sumo_warnings=False,
+        add_system_info=False,
+        add_per_agent_info=False,
+    )
     venv = SumoRLVecEnv(env)
     rows: list[tuple[float, float]] = []
 
@@ -115,11 +159,24 @@ def measure_sumo_rl(scenario_name: str, steps: int, horizon: float | None,
             rows.append((float(self.model.num_timesteps), time.time()))
 
     th.set_num_threads(1)
-    model = PPO("MlpPolicy", venv, learning_rate=p.learning_rate, n_steps=p.n_steps,
-                batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda,
-                clip_range=p.clip_range, ent_coef=p.ent_coef, vf_coef=p.vf_coef,
-                max_grad_norm=p.max_grad_norm, policy_kwargs={"net_arch": list(p.net_arch)},
-                seed=config.seed, device="cpu", verbose=0)
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        learning_rate=p.learning_rate,
+        n_steps=p.n_steps,
+        batch_size=p.batch_size,
+        n_epochs=p.n_epochs,
+        gamma=p.gamma,
+        gae_lambda=p.gae_lambda,
+        clip_range=p.clip_range,
+        ent_coef=p.ent_coef,
+        vf_coef=p.vf_coef,
+        max_grad_norm=p.max_grad_norm,
+        policy_kwargs={"net_arch": list(p.net_arch)},
+        seed=config.seed,
+        device="cpu",
+        verbose=0,
+    )
     try:
         model.learn(steps, callback=Clock())
     finally:
@@ -171,8 +228,10 @@ def _sumo_rl_vec_env_class() -> type:
             done = bool(dones["__all__"])
             infos: list[dict] = [{} for _ in self.ids]
             if done:
-                infos = [{"terminal_observation": stacked[i], "TimeLimit.truncated": True}
-                         for i in range(self.num_envs)]
+                infos = [
+                    {"terminal_observation": stacked[i], "TimeLimit.truncated": True}
+                    for i in range(self.num_envs)
+                ]
                 stacked = self.reset()
             return stacked, rewards, np.full(self.num_envs, done), infos
 
@@ -203,14 +262,21 @@ def SumoRLVecEnv(env: Any) -> Any:  # noqa: N802 - a class factory (SB3 is impor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenario", default="wuxi-core")
     parser.add_argument("--steps", type=int, default=23_040, help="agent-steps per measurement")
     parser.add_argument("--horizon", type=float, default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-sumo-rl", action="store_true", help="only ours, 1 vs 2 workers")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override our training config (repeatable), e.g. env.critic_obs=false")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override our training config (repeatable), e.g. env.critic_obs=false",
+    )
     args = parser.parse_args()
     print(f"training throughput, {args.steps} agent-steps per measurement; {machine_line()}", flush=True)
     if args.set:
@@ -226,18 +292,38 @@ def main() -> None:
                 n = 2 if "2" in name else 1
                 result = isolated(measure, args.scenario, n, args.steps, args.horizon, tuple(args.set))
             sides[name].append(result)
-            print(f"  run {r + 1}: {name}: {result[0]:.0f} agent-steps/s, peak RSS "
-                  f"{'/'.join(f'{m:.0f}' for m in result[1])} MB", flush=True)
+            print(
+                f"  run {r + 1}: {name}: {result[0]:.0f} agent-steps/s, peak RSS "
+                f"{'/'.join(f'{m:.0f}' for m in result[1])} MB",
+                flush=True,
+            )
     med = {name: median([x for x, _ in runs]) for name, runs in sides.items()}
     ref = med.get("sumo-rl + SB3 PPO")
-    rows = [[args.scenario, name, f"{med[name]:.0f}", ", ".join(f"{x:.0f}" for x, _ in runs),
-             f"{med[name] / ref:.2f}" if ref else "–",
-             f"{med[name] / med['ours, 1 worker']:.2f}",
-             " / ".join(f"{median([m[i] for _, m in runs]):.0f}" for i in range(len(runs[0][1])))]
-            for name, runs in sides.items()]
-    print_table(f"median of {args.repeats}; {machine_line()}",
-                ["scenario", "trainer", "agent-steps/s", "runs", "x sumo-rl+SB3", "x ours 1 worker",
-                 "peak RSS MB (main / worker)"], rows)
+    rows = [
+        [
+            args.scenario,
+            name,
+            f"{med[name]:.0f}",
+            ", ".join(f"{x:.0f}" for x, _ in runs),
+            f"{med[name] / ref:.2f}" if ref else "–",
+            f"{med[name] / med['ours, 1 worker']:.2f}",
+            " / ".join(f"{median([m[i] for _, m in runs]):.0f}" for i in range(len(runs[0][1]))),
+        ]
+        for name, runs in sides.items()
+    ]
+    print_table(
+        f"median of {args.repeats}; {machine_line()}",
+        [
+            "scenario",
+            "trainer",
+            "agent-steps/s",
+            "runs",
+            "x sumo-rl+SB3",
+            "x ours 1 worker",
+            "peak RSS MB (main / worker)",
+        ],
+        rows,
+    )
     print("\ntargets (issue 6): ours >= 1.5x sumo-rl + SB3; 2 workers >= 1.6x 1 worker")
 
 

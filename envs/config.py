@@ -6,19 +6,17 @@ only ever sees a valid ``EnvConfig``. Unknown keys are errors (a typo must not b
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from pydantic import ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
+from core.config import validate
 from envs.signals import SignalTiming
-from scenarios.errors import ConfigError
 
 
-class EnvConfig(BaseModel):
-    """Settings of :class:`envs.TrafficSignalEnv`.
+class EnvConfig(SignalTiming):
+    """Settings of :class:`envs.TrafficSignalEnv`: the signal timing (fields and checks inherited from
+    :class:`~envs.signals.SignalTiming`) plus observation, reward and simulation settings.
 
     Attributes:
         backend: ``auto`` (libsumo unless one already runs in this process), ``libsumo`` or ``traci``.
@@ -59,13 +57,6 @@ class EnvConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     backend: Literal["auto", "libsumo", "traci"] = "auto"
-    delta_time: float = Field(5.0, gt=0)
-    yellow_time: float | None = Field(None, ge=0)
-    min_green: float = Field(10.0, ge=0)
-    max_green: float = Field(60.0, gt=0)
-    action_mode: Literal["phase", "duration"] = "phase"
-    green_durations: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
-    max_red: float | None = Field(None, gt=0)
     observation: str = "default"
     approach_zone: float = Field(50.0, gt=0)
     detector_range: float | None = Field(None, gt=0)
@@ -82,48 +73,9 @@ class EnvConfig(BaseModel):
     jam_patience: float = Field(300.0, gt=0)
     sumo_args: tuple[str, ...] = ()
 
-    @model_validator(mode="after")
-    def _check(self) -> "EnvConfig":
-        if self.min_green > self.max_green:
-            raise ValueError(f"min_green ({self.min_green}) must be <= max_green ({self.max_green})")
-        if any(d <= 0 for d in self.green_durations) or not self.green_durations:
-            raise ValueError("green_durations must be a non-empty list of positive seconds")
-        return self
-
     def timing(self) -> SignalTiming:
         """The signal-timing part of this config."""
-        return SignalTiming(self.delta_time, self.yellow_time, self.min_green, self.max_green,
-                            self.action_mode, tuple(self.green_durations), self.max_red)
-
-
-def format_validation_error(exc: ValidationError, where: str) -> str:
-    """One readable line per problem: ``where.field: message``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (typo?); remove it or check the documented fields"
-        lines.append(f"{where}.{loc}: {msg}")
-    return "; ".join(lines)
-
-
-def read_yaml_mapping(path: str | Path, examples: str = "configs/") -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping of fields (the shape of every config file).
-
-    Raises:
-        ConfigError: missing file, invalid YAML, or not a mapping; the message names the file.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist; see {examples} for examples.")
-    try:
-        loaded = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
-    if loaded is not None and not isinstance(loaded, dict):
-        raise ConfigError(f"config file {p} must contain a mapping of fields at top level.")
-    return loaded or {}
+        return SignalTiming.model_validate(self.model_dump(include=set(SignalTiming.model_fields)))
 
 
 def make_env_config(config: EnvConfig | dict[str, Any] | None = None, **overrides: Any) -> EnvConfig:
@@ -138,7 +90,4 @@ def make_env_config(config: EnvConfig | dict[str, Any] | None = None, **override
     elif config is not None:
         base = dict(config)
     base.update(overrides)
-    try:
-        return EnvConfig(**base)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, "env")) from None
+    return validate(EnvConfig, base, "env")

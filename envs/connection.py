@@ -9,7 +9,7 @@ Everything else in the project goes through :class:`SumoConnection`, which
   runs one simulation per worker process, so users never hit that limit,
 * exposes exactly the calls the project needs (lane subscriptions, signal programs, statistics),
 * measures the wall time spent inside SUMO's ``simulationStep`` (for the overhead ratio),
-* turns every SUMO failure into :class:`~scenarios.errors.SimulationError` and never leaks a process:
+* turns every SUMO failure into :class:`~core.errors.SimulationError` and never leaks a process:
   ``close()`` is idempotent and also runs at garbage collection and interpreter exit.
 """
 
@@ -18,29 +18,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import itertools
 import os
 import socket
 import subprocess
 import tempfile
 import threading
 import time
-import warnings
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal
 from xml.etree import ElementTree
-from typing import Any, Literal, Sequence
 
+import numpy as np
+
+from core.errors import ConfigError, SimulationError
 from scenarios import sumo_install
-from scenarios.errors import ConfigError, SimulationError
 from scenarios.scenario import Scenario
 
 Backend = Literal["auto", "libsumo", "traci"]
 BACKENDS: tuple[str, ...] = ("auto", "libsumo", "traci")
 
 _libsumo_lock = threading.Lock()
-_libsumo_owner: "weakref.ref[SumoConnection] | None" = None
-_labels = itertools.count()
+_libsumo_owner: weakref.ref[SumoConnection] | None = None
 
 # Lane variables read every decision (see SumoConnection.lane_matrix).
 _LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
@@ -48,8 +48,13 @@ _LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
 
 def _lane_keys(tc: Any) -> tuple[int, ...]:
     """TraCI variable ids of :data:`_LANE_VARS`, in that order."""
-    return (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER, tc.LAST_STEP_OCCUPANCY,
-            tc.LAST_STEP_MEAN_SPEED, tc.VAR_WAITING_TIME)
+    return (
+        tc.LAST_STEP_VEHICLE_NUMBER,
+        tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
+        tc.LAST_STEP_OCCUPANCY,
+        tc.LAST_STEP_MEAN_SPEED,
+        tc.VAR_WAITING_TIME,
+    )
 
 
 def _tc() -> Any:
@@ -139,8 +144,9 @@ class SumoConnection:
         self.backend = self._choose_backend(backend, gui)
         cmd = self._command(extra_args, step_length)
         self._start(cmd)
-        self._finalizer = weakref.finalize(self, SumoConnection._cleanup, self._api, self._proc,
-                                           self.backend, self._tmp)
+        self._finalizer = weakref.finalize(
+            self, SumoConnection._cleanup, self._api, self._proc, self.backend, self._tmp
+        )
 
     # ------------------------------------------------------------------ lifecycle
     @staticmethod
@@ -159,14 +165,33 @@ class SumoConnection:
     def _command(self, extra_args: Sequence[str], step_length: float | None) -> list[str]:
         sc = self.scenario
         binary = sumo_install.binary("sumo-gui" if self.gui else "sumo")
-        cmd = [str(binary), "-n", str(sc.net_file), "--seed", str(self.seed),
-               "--begin", str(sc.begin), "--end", str(sc.end),
-               "--step-length", str(step_length or sc.step_length),
-               "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true",
-               "--verbose", "false",
-               "--duration-log.statistics", "true",  # enables trip_stats()
-               "--log", str(self._error_log.with_name("sumo.log")),  # keep libsumo's stdout quiet
-               "--error-log", str(self._error_log)]
+        cmd = [
+            str(binary),
+            "-n",
+            str(sc.net_file),
+            "--seed",
+            str(self.seed),
+            "--begin",
+            str(sc.begin),
+            "--end",
+            str(sc.end),
+            "--step-length",
+            str(step_length or sc.step_length),
+            "--no-step-log",
+            "true",
+            "--no-warnings",
+            "true",
+            "--duration-log.disable",
+            "true",
+            "--verbose",
+            "false",
+            "--duration-log.statistics",
+            "true",  # enables trip_stats()
+            "--log",
+            str(self._error_log.with_name("sumo.log")),  # keep libsumo's stdout quiet
+            "--error-log",
+            str(self._error_log),
+        ]
         if sc.route_files:
             cmd += ["-r", ",".join(str(p) for p in sc.route_files)]
         if sc.additional_files:
@@ -196,15 +221,18 @@ class SumoConnection:
                 port = _free_port()
                 self._proc = subprocess.Popen(
                     cmd + ["--remote-port", str(port)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
                 )
                 with contextlib.redirect_stdout(io.StringIO()):  # traci prints each retry
-                    self._api = traci.connect(port, numRetries=1200, proc=self._proc,
-                                              waitBetweenRetries=0.05, label=None)
+                    self._api = traci.connect(
+                        port, numRetries=1200, proc=self._proc, waitBetweenRetries=0.05, label=None
+                    )
                 self._api.simulation.getTime()  # SUMO opens its port before it loads its inputs
         except SimulationError:
             raise
-        except Exception as exc:  # libsumo/traci raise their own types; never leak them
+        except Exception as exc:  # noqa: BLE001 - libsumo/traci raise their own types; never leak them
             _kill(self._proc)
             raise SimulationError(self._describe_failure("SUMO failed to start", exc)) from None
         self._closed = False
@@ -216,12 +244,16 @@ class SumoConnection:
         except OSError:
             pass
         detail = log.splitlines()[-5:] if log else [str(exc) if exc else "no message"]
-        return (f"{what} for scenario {self.scenario.name!r} (net {self.scenario.net_file}): "
-                + " | ".join(detail) + ". Check the scenario files (python -m scenarios info PATH).")
+        return (
+            f"{what} for scenario {self.scenario.name!r} (net {self.scenario.net_file}): "
+            + " | ".join(detail)
+            + ". Check the scenario files (python -m scenarios info PATH)."
+        )
 
     @staticmethod
-    def _cleanup(api: Any, proc: subprocess.Popen | None, backend: str,
-                 tmp: tempfile.TemporaryDirectory) -> None:
+    def _cleanup(
+        api: Any, proc: subprocess.Popen | None, backend: str, tmp: tempfile.TemporaryDirectory
+    ) -> None:
         global _libsumo_owner
         try:
             if api is not None:
@@ -253,7 +285,7 @@ class SumoConnection:
         """PID of the SUMO child process (TraCI backend), else ``None``."""
         return self._proc.pid if self._proc is not None else None
 
-    def __enter__(self) -> "SumoConnection":
+    def __enter__(self) -> SumoConnection:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -265,7 +297,7 @@ class SumoConnection:
             raise SimulationError(f"{what}: the simulation is closed; call reset() first.")
         try:
             return fn(*args)
-        except Exception as exc:  # FatalTraCIError, TraCIException, libsumo errors, socket errors
+        except Exception as exc:  # noqa: BLE001 - FatalTraCIError, TraCIException, libsumo, socket errors
             dead = self._proc is not None and self._proc.poll() is not None
             self.close()
             reason = "the SUMO process died" if dead else "SUMO raised an error"
@@ -307,15 +339,19 @@ class SumoConnection:
     def lane_static(self, lane_id: str) -> tuple[float, float]:
         """``(length_m, max_speed_mps)`` of a lane."""
         lane = self._api.lane
-        return (float(self._call("lane.getLength", lane.getLength, lane_id)),
-                float(self._call("lane.getMaxSpeed", lane.getMaxSpeed, lane_id)))
+        return (
+            float(self._call("lane.getLength", lane.getLength, lane_id)),
+            float(self._call("lane.getMaxSpeed", lane.getMaxSpeed, lane_id)),
+        )
 
-    def install_program(self, tls_id: str, program_id: str, phases: Sequence[tuple[float, str]],
-                        start_phase: int = 0) -> None:
+    def install_program(
+        self, tls_id: str, program_id: str, phases: Sequence[tuple[float, str]], start_phase: int = 0
+    ) -> None:
         """Install a static program (``(duration, state)`` phases) and switch the signal to it."""
         tl = self._api.trafficlight
-        logic = tl.Logic(program_id, 0, start_phase,
-                         [tl.Phase(float(d), s, float(d), float(d)) for d, s in phases])
+        logic = tl.Logic(
+            program_id, 0, start_phase, [tl.Phase(float(d), s, float(d), float(d)) for d, s in phases]
+        )
         self._call("setProgramLogic", tl.setProgramLogic, tls_id, logic)
         self._call("setProgram", tl.setProgram, tls_id, program_id)
         self._call("setPhase", tl.setPhase, tls_id, start_phase)
@@ -330,8 +366,7 @@ class SumoConnection:
 
     def set_phase_duration(self, tls_id: str, remaining: float) -> None:
         """Set the remaining duration (seconds) of the signal's current phase."""
-        self._call("setPhaseDuration", self._api.trafficlight.setPhaseDuration, tls_id,
-                   float(remaining))
+        self._call("setPhaseDuration", self._api.trafficlight.setPhaseDuration, tls_id, float(remaining))
 
     def subscribe_lanes(self, lane_ids: Sequence[str]) -> None:
         """Declare the lanes whose traffic variables :meth:`lane_matrix` returns.
@@ -344,8 +379,13 @@ class SumoConnection:
         self._lanes = tuple(lane_ids)
         if self.backend == "libsumo":
             lane = self._api.lane
-            self._lane_getters = (lane.getLastStepVehicleNumber, lane.getLastStepHaltingNumber,
-                                  lane.getLastStepOccupancy, lane.getLastStepMeanSpeed, lane.getWaitingTime)
+            self._lane_getters = (
+                lane.getLastStepVehicleNumber,
+                lane.getLastStepHaltingNumber,
+                lane.getLastStepOccupancy,
+                lane.getLastStepMeanSpeed,
+                lane.getWaitingTime,
+            )
             return
         tc = _tc()
         for lane_id in lane_ids:
@@ -355,15 +395,13 @@ class SumoConnection:
         """Latest values per lane: (count, halting, occupancy in %, mean speed m/s, waiting s)."""
         return {lane: tuple(float(x) for x in row) for lane, row in zip(self._lanes, self.lane_matrix())}
 
-    def lane_matrix(self) -> "np.ndarray":
+    def lane_matrix(self) -> np.ndarray:
         """Latest values as an array (lanes in :meth:`subscribe_lanes` order x the 5 variables of
         :meth:`lane_values`); the fast path the environment uses every step."""
-        import numpy as np
-
         if self._lane_getters:
             lanes = self._lanes
 
-            def read() -> "np.ndarray":
+            def read() -> np.ndarray:
                 out = np.empty((len(lanes), 5))
                 for j, get in enumerate(self._lane_getters):
                     out[:, j] = [get(lane) for lane in lanes]
@@ -376,11 +414,13 @@ class SumoConnection:
 
     def controlled_junctions(self, tls_id: str) -> tuple[str, ...]:
         """Ids of the junctions a traffic light controls."""
-        return tuple(self._call("getControlledJunctions",
-                                self._api.trafficlight.getControlledJunctions, tls_id))
+        return tuple(
+            self._call("getControlledJunctions", self._api.trafficlight.getControlledJunctions, tls_id)
+        )
 
-    def subscribe_approaches(self, junction_ids: Sequence[str], radius: float, *,
-                             time_loss: bool = False) -> None:
+    def subscribe_approaches(
+        self, junction_ids: Sequence[str], radius: float, *, time_loss: bool = False
+    ) -> None:
         """Subscribe, around each junction, the lane, lane position and speed of every vehicle within
         ``radius`` metres (one context subscription per junction; see :meth:`approach_vehicles`),
         and with ``time_loss`` also each vehicle's time loss so far (see :meth:`approach_time_losses`).
@@ -394,8 +434,14 @@ class SumoConnection:
         if time_loss:
             variables += (tc.VAR_TIMELOSS,)
         for j in dict.fromkeys(junction_ids):
-            self._call("junction.subscribeContext", self._api.junction.subscribeContext, j,
-                       tc.CMD_GET_VEHICLE_VARIABLE, float(radius), variables)
+            self._call(
+                "junction.subscribeContext",
+                self._api.junction.subscribeContext,
+                j,
+                tc.CMD_GET_VEHICLE_VARIABLE,
+                float(radius),
+                variables,
+            )
 
     def approach_vehicles(self) -> list[tuple[str, float, float]]:
         """``(lane, position on the lane in m, speed in m/s)`` of every vehicle near a subscribed
@@ -419,8 +465,9 @@ class SumoConnection:
         """The subscribed variables of every vehicle near a subscribed junction, each vehicle once."""
         if not self._context_fresh:
             return {}
-        raw = self._call("junction.getAllContextSubscriptionResults",
-                         self._api.junction.getAllContextSubscriptionResults)
+        raw = self._call(
+            "junction.getAllContextSubscriptionResults", self._api.junction.getAllContextSubscriptionResults
+        )
         merged: dict[str, dict] = {}
         for vehicles in raw.values():
             merged.update(vehicles)
@@ -433,9 +480,13 @@ class SumoConnection:
         (vehicles waiting to be inserted: the insertion backlog), ``teleports``.
         """
         get = self._api.simulation.getParameter
-        names = {"loaded": "stats.vehicles.loaded", "inserted": "stats.vehicles.inserted",
-                 "running": "stats.vehicles.running", "waiting": "stats.vehicles.waiting",
-                 "teleports": "stats.teleports.total"}
+        names = {
+            "loaded": "stats.vehicles.loaded",
+            "inserted": "stats.vehicles.inserted",
+            "running": "stats.vehicles.running",
+            "waiting": "stats.vehicles.waiting",
+            "teleports": "stats.teleports.total",
+        }
         out = {k: float(self._call("getParameter", get, "", v)) for k, v in names.items()}
         out["arrived"] = out["inserted"] - out["running"]
         return out
@@ -444,14 +495,14 @@ class SumoConnection:
         """Averages over the trips finished so far: ``count``, ``duration`` (travel time, s),
         ``time_loss`` (delay, s), ``waiting_time`` (s), ``depart_delay`` (s)."""
         get = self._api.simulation.getParameter
-        names = {"count": "device.tripinfo.count", "duration": "device.tripinfo.duration",
-                 "time_loss": "device.tripinfo.timeLoss", "waiting_time": "device.tripinfo.waitingTime",
-                 "depart_delay": "device.tripinfo.departDelay"}
+        names = {
+            "count": "device.tripinfo.count",
+            "duration": "device.tripinfo.duration",
+            "time_loss": "device.tripinfo.timeLoss",
+            "waiting_time": "device.tripinfo.waitingTime",
+            "depart_delay": "device.tripinfo.departDelay",
+        }
         return {k: float(self._call("getParameter", get, "", v)) for k, v in names.items()}
-
-    def min_expected_vehicles(self) -> int:
-        """Vehicles running or still to come; 0 means the demand is exhausted."""
-        return int(self._call("getMinExpectedNumber", self._api.simulation.getMinExpectedNumber))
 
     def screenshot(self, path: str | os.PathLike[str]) -> None:
         """Save a screenshot of the main view (sumo-gui only)."""

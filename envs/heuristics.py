@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ConfigError
 from envs.state import IntersectionSpec, IntersectionState
-from scenarios.errors import ConfigError
 
 
 class _PhasePicker:
@@ -187,19 +187,28 @@ class TimeLoss(_PhasePicker):
         for agent in observations:
             spec, state = self._env.specs[agent], self._env.intersection_state(agent)
             if state.in_detected.size == 0:
-                raise ConfigError("time_loss needs the time-loss detectors: set env detector_range "
-                                  "(e.g. 100).")
+                raise ConfigError(
+                    "time_loss needs the time-loss detectors: set env detector_range (e.g. 100)."
+                )
             if agent not in self._lanes:
                 self._lanes[agent] = (green_lanes(spec), red_lanes(spec), _phase_lanes(spec))
             mask = np.asarray(infos[agent]["action_mask"], dtype=bool)
             actions[agent] = self._pick(*self._lanes[agent], state, mask)
         return actions
 
-    def _pick(self, green: list[np.ndarray], red: list[np.ndarray], calls: list[np.ndarray],
-              state: IntersectionState, mask: np.ndarray) -> int:
+    def _pick(
+        self,
+        green: list[np.ndarray],
+        red: list[np.ndarray],
+        calls: list[np.ndarray],
+        state: IntersectionState,
+        mask: np.ndarray,
+    ) -> int:
         current, n = int(state.phase), len(green)
-        if mask[current] and (state.in_delayed_eta[green[current]].max(initial=0.0) > 0
-                              or state.in_detected[red[current]].sum() == 0):
+        if mask[current] and (
+            state.in_delayed_eta[green[current]].max(initial=0.0) > 0
+            or state.in_detected[red[current]].sum() == 0
+        ):
             return current  # prolong (also: min green, when only the current green is allowed)
         others = [k for k in ((current + s) % n for s in range(1, n)) if mask[k]]  # in cycle order
         if self.skip:
@@ -217,4 +226,3 @@ def heuristic_actions(env: Any, infos: dict[str, dict], name: str = "max_pressur
     picker = TEACHERS[name]()
     picker.reset(env)
     return picker.act({a: None for a in env.agents}, infos)
-

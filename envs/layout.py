@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from core.errors import ConfigError, ScenarioError
 from envs.connection import SumoConnection
 from envs.signals import PhaseSet
 from envs.state import IntersectionSpec
-from scenarios.errors import ConfigError, ScenarioError
-
 
 MAX_HOPS = 8  # lanes followed from a signal's exit before giving up on reaching another signal
 
 
-def discover(conn: SumoConnection, yellow_time: float | None,
-             only: tuple[str, ...] | None = None) -> dict[str, tuple[IntersectionSpec, PhaseSet]]:
+def discover(
+    conn: SumoConnection, yellow_time: float | None, only: tuple[str, ...] | None = None
+) -> dict[str, tuple[IntersectionSpec, PhaseSet]]:
     """Return ``{tls_id: (spec, phases)}`` for every controllable signal (two or more greens).
 
     Args:
@@ -37,12 +37,15 @@ def discover(conn: SumoConnection, yellow_time: float | None,
     if not ids:
         raise ScenarioError(
             f"Scenario {conn.scenario.name!r}: the net {conn.scenario.net_file} has no traffic lights. "
-            "Build it with signals (netconvert --tls.guess, or junction type traffic_light).")
+            "Build it with signals (netconvert --tls.guess, or junction type traffic_light)."
+        )
     if only is not None:
         unknown = [t for t in only if t not in ids]
         if unknown:
-            raise ConfigError(f"env.agents: traffic lights {unknown} are not in the scenario; "
-                              f"available: {', '.join(sorted(ids)[:20])}{' ...' if len(ids) > 20 else ''}.")
+            raise ConfigError(
+                f"env.agents: traffic lights {unknown} are not in the scenario; "
+                f"available: {', '.join(sorted(ids)[:20])}{' ...' if len(ids) > 20 else ''}."
+            )
         ids = tuple(only)
     found: dict[str, tuple[IntersectionSpec, PhaseSet]] = {}
     skipped = []
@@ -55,11 +58,16 @@ def discover(conn: SumoConnection, yellow_time: float | None,
     if only is not None and skipped:
         raise ConfigError(f"env.agents: {skipped} have a single green phase and cannot be controlled.")
     if skipped:
-        warnings.warn(f"{len(skipped)} traffic lights have a single green phase and keep their static "
-                      f"program: {skipped[:5]}", stacklevel=2)
+        warnings.warn(
+            f"{len(skipped)} traffic lights have a single green phase and keep their static "
+            f"program: {skipped[:5]}",
+            stacklevel=2,
+        )
     if not found:
-        raise ScenarioError(f"Scenario {conn.scenario.name!r}: no traffic light has two or more green "
-                            "phases, so there is nothing to control.")
+        raise ScenarioError(
+            f"Scenario {conn.scenario.name!r}: no traffic light has two or more green "
+            "phases, so there is nothing to control."
+        )
     return _with_neighbours(conn, found)
 
 
@@ -81,13 +89,20 @@ def _spec(conn: SumoConnection, tls: str, phases: PhaseSet) -> IntersectionSpec:
     sig = np.array([s for s, _, _ in links])
     green_links = np.array([[g[s] in "Gg" if s < len(g) else False for s in sig] for g in phases.greens])
     return IntersectionSpec(
-        tls_id=tls, in_lanes=tuple(in_lanes), out_lanes=tuple(out_lanes),
-        in_length=in_static[:, 0], in_max_speed=in_static[:, 1], out_length=out_static[:, 0],
-        link_lanes=np.array([(i, o) for _, i, o in links], dtype=int), green_links=green_links)
+        tls_id=tls,
+        in_lanes=tuple(in_lanes),
+        out_lanes=tuple(out_lanes),
+        in_length=in_static[:, 0],
+        in_max_speed=in_static[:, 1],
+        out_length=out_static[:, 0],
+        link_lanes=np.array([(i, o) for _, i, o in links], dtype=int),
+        green_links=green_links,
+    )
 
 
-def _with_neighbours(conn: SumoConnection, found: dict[str, tuple[IntersectionSpec, PhaseSet]]
-                     ) -> dict[str, tuple[IntersectionSpec, PhaseSet]]:
+def _with_neighbours(
+    conn: SumoConnection, found: dict[str, tuple[IntersectionSpec, PhaseSet]]
+) -> dict[str, tuple[IntersectionSpec, PhaseSet]]:
     """Two signals are neighbours when traffic leaving one reaches the other without passing a third
     signal: from each outgoing lane, follow the lanes' connections (through edges that netconvert
     split, e.g. where a turn pocket starts, and through unsignalised junctions) up to

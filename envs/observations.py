@@ -8,13 +8,14 @@ entries are zero. Register your own with :func:`register_observation`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from core.errors import ConfigError
 from envs.state import IntersectionSpec, IntersectionState
-from scenarios.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ def _pad(values: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _phase_block(spec: IntersectionSpec, state: IntersectionState, dims: ObsDims, max_green: float) -> np.ndarray:
+def _phase_block(
+    spec: IntersectionSpec, state: IntersectionState, dims: ObsDims, max_green: float
+) -> np.ndarray:
     onehot = np.zeros(dims.max_phases, dtype=np.float32)
     onehot[min(state.phase, dims.max_phases - 1)] = 1.0
     mask = _pad(state.action_mask.astype(np.float32), dims.n_actions)
@@ -102,8 +105,13 @@ class DefaultObservation:
         cap = spec.in_capacity
         density = np.clip(state.in_count / cap, 0.0, 1.0)
         queue = np.clip(state.in_halting / cap, 0.0, 1.0)
-        return np.concatenate([_phase_block(spec, state, dims, self.max_green),
-                               _pad(density, dims.max_lanes), _pad(queue, dims.max_lanes)])
+        return np.concatenate(
+            [
+                _phase_block(spec, state, dims, self.max_green),
+                _pad(density, dims.max_lanes),
+                _pad(queue, dims.max_lanes),
+            ]
+        )
 
 
 _DEFAULT = DefaultObservation()
@@ -124,10 +132,12 @@ class ApproachObservation:
     def __call__(self, spec: IntersectionSpec, state: IntersectionState, dims: ObsDims) -> np.ndarray:
         near_cap = spec.near_capacity
         near = np.clip(state.in_near / near_cap, 0.0, 1.0) if state.in_near.size else np.zeros(0)
-        moving = (np.clip(state.in_near_moving / near_cap, 0.0, 1.0) if state.in_near_moving.size
-                  else np.zeros(0))
-        return np.concatenate([_DEFAULT(spec, state, dims),
-                               _pad(near, dims.max_lanes), _pad(moving, dims.max_lanes)])
+        moving = (
+            np.clip(state.in_near_moving / near_cap, 0.0, 1.0) if state.in_near_moving.size else np.zeros(0)
+        )
+        return np.concatenate(
+            [_DEFAULT(spec, state, dims), _pad(near, dims.max_lanes), _pad(moving, dims.max_lanes)]
+        )
 
 
 @register_observation("pressure")
@@ -142,8 +152,9 @@ class PressureObservation:
 
     def __call__(self, spec: IntersectionSpec, state: IntersectionState, dims: ObsDims) -> np.ndarray:
         pressures = np.clip(state.phase_pressures(spec) / max(spec.link_lanes.shape[0], 1) * 4, -1, 1)
-        return np.concatenate([_phase_block(spec, state, dims, self.max_green),
-                               _pad(pressures, dims.max_phases)])
+        return np.concatenate(
+            [_phase_block(spec, state, dims, self.max_green), _pad(pressures, dims.max_phases)]
+        )
 
 
 @register_observation("queue")
@@ -161,16 +172,23 @@ class QueueObservation:
         down = np.clip(state.out_count / spec.out_capacity, 0.0, 1.0)[spec.link_lanes[:, 1]]
         n_links = spec.green_links.sum(axis=1).clip(min=1)
         exit_density = (spec.green_links.astype(float) @ down) / n_links
-        return np.concatenate([_phase_block(spec, state, dims, self.max_green),
-                               _pad(queue, dims.max_lanes), _pad(exit_density, dims.max_phases)])
+        return np.concatenate(
+            [
+                _phase_block(spec, state, dims, self.max_green),
+                _pad(queue, dims.max_lanes),
+                _pad(exit_density, dims.max_phases),
+            ]
+        )
 
 
 def neighbour_summary(spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:
     """Two numbers describing an intersection to its neighbours: mean density and mean queue of its
     incoming lanes."""
     cap = spec.in_capacity
-    return np.array([np.mean(np.clip(state.in_count / cap, 0, 1)),
-                     np.mean(np.clip(state.in_halting / cap, 0, 1))], dtype=np.float32)
+    return np.array(
+        [np.mean(np.clip(state.in_count / cap, 0, 1)), np.mean(np.clip(state.in_halting / cap, 0, 1))],
+        dtype=np.float32,
+    )
 
 
 NEIGHBOUR_FEATURES = 2

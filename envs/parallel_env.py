@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium
 import numpy as np
 from pettingzoo import ParallelEnv
 
+from core.errors import ConfigError, InvalidActionError, TSCError
 from envs.config import EnvConfig, make_env_config
 from envs.connection import SumoConnection
 from envs.layout import discover
@@ -16,21 +17,34 @@ from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation, nei
 from envs.rewards import make_reward
 from envs.signals import PhaseSet, SignalController
 from envs.state import IntersectionSpec, IntersectionState
-from scenarios.errors import ConfigError, InvalidActionError, TSCError
+from scenarios.resolve import resolve
 from scenarios.scenario import Scenario
 
 _EPS = 1e-6
 
 
-def resolve(scenario: Scenario | str) -> Scenario:
-    """A :class:`Scenario` from itself, a catalogue name, or a path to a ``.sumocfg``/``.net.xml``."""
-    if isinstance(scenario, Scenario):
-        return scenario
-    import scenarios
+class _Zone(NamedTuple):
+    """An incoming lane's approach zone: its row in the lane matrix, and where the zone starts (m)."""
 
-    if scenario in scenarios.list_scenarios():
-        return scenarios.build(scenario)
-    return scenarios.load(scenario)
+    row: int
+    start: float
+
+
+class _Entry(NamedTuple):
+    """Where a vehicle was first seen on a time-loss detector: the lane, and its time loss then (s)."""
+
+    lane: str
+    time_loss: float
+
+
+class _Detector(NamedTuple):
+    """An incoming lane's time-loss detector: its row in the lane matrix, where the detector starts,
+    the lane's length (m) and its speed limit (m/s)."""
+
+    row: int
+    start: float
+    length: float
+    max_speed: float
 
 
 class TrafficSignalEnv(ParallelEnv):
@@ -71,10 +85,16 @@ class TrafficSignalEnv(ParallelEnv):
 
     metadata = {"name": "wuxi_tsc_parallel_v0", "render_modes": ["human"], "is_parallelizable": True}
 
-    def __init__(self, scenario: Scenario | str, config: EnvConfig | dict[str, Any] | None = None,
-                 *, render_mode: str | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | str,
+        config: EnvConfig | dict[str, Any] | None = None,
+        *,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
         self.config = make_env_config(config, **overrides)
-        self.scenario = resolve(scenario)
+        self.scenario = resolve(scenario)  # a Scenario, a catalogue name or a .sumocfg
         if render_mode not in (None, "human"):
             raise InvalidActionError(f"render_mode={render_mode!r}: use None or 'human'.")
         self.render_mode = render_mode
@@ -84,15 +104,19 @@ class TrafficSignalEnv(ParallelEnv):
         self._conn: SumoConnection | None = None
         self._needs_approach = bool(getattr(self._observation, "needs_approach", False))
         self._detector_range = self.config.detector_range  # time-loss detectors (None: off)
-        with SumoConnection(self.scenario, backend=self.config.backend,
-                            extra_args=self.config.sumo_args) as probe:
+        with SumoConnection(
+            self.scenario, backend=self.config.backend, extra_args=self.config.sumo_args
+        ) as probe:
             layout = discover(probe, self.config.yellow_time, self.config.agents)
-            self._junctions = tuple(dict.fromkeys(
-                j for t in layout for j in probe.controlled_junctions(t))) if (
-                    self._needs_approach or self._detector_range) else ()
+            self._junctions = (
+                tuple(dict.fromkeys(j for t in layout for j in probe.controlled_junctions(t)))
+                if (self._needs_approach or self._detector_range)
+                else ()
+            )
         zone = self.config.approach_zone if self._needs_approach else 0.0
         self.specs: dict[str, IntersectionSpec] = {
-            t: replace(s, approach_zone=zone) for t, (s, _) in layout.items()}
+            t: replace(s, approach_zone=zone) for t, (s, _) in layout.items()
+        }
         self.phase_sets: dict[str, PhaseSet] = {t: p for t, (_, p) in layout.items()}
         self.possible_agents = list(layout)
         self.agents: list[str] = []
@@ -100,21 +124,32 @@ class TrafficSignalEnv(ParallelEnv):
         self._obs_spaces: dict[str, gymnasium.spaces.Box] = {}
         self._act_spaces: dict[str, gymnasium.spaces.Discrete] = {}
         self._controllers: dict[str, SignalController] = {}
-        self._lane_ids = tuple(dict.fromkeys(
-            lane for s in self.specs.values() for lane in s.in_lanes + s.out_lanes))
+        self._lane_ids = tuple(
+            dict.fromkeys(lane for s in self.specs.values() for lane in s.in_lanes + s.out_lanes)
+        )
         lane_pos = {lane: i for i, lane in enumerate(self._lane_ids)}
         self._in_idx = {t: np.array([lane_pos[x] for x in s.in_lanes]) for t, s in self.specs.items()}
         self._out_idx = {t: np.array([lane_pos[x] for x in s.out_lanes]) for t, s in self.specs.items()}
-        # Approach zones: lane -> (row in the lane matrix, position where the zone starts).
-        self._zone_start = {lane: (lane_pos[lane], max(length - zone, 0.0)) for s in self.specs.values()
-                            for lane, length in zip(s.in_lanes, s.in_length)} if zone else {}
+        self._zones = (
+            {
+                lane: _Zone(lane_pos[lane], max(length - zone, 0.0))
+                for s in self.specs.values()
+                for lane, length in zip(s.in_lanes, s.in_length)
+            }
+            if zone
+            else {}
+        )
         det = self._detector_range or 0.0
-        # Time-loss detectors: lane -> (row in the lane matrix, detector start, lane length, speed limit).
-        self._det_start = {
-            lane: (lane_pos[lane], max(length - det, 0.0), length, max(vmax, 0.1))
-            for s in self.specs.values() for lane, length, vmax in zip(s.in_lanes, s.in_length, s.in_max_speed)
-        } if det else {}
-        self._entry_loss: dict[str, tuple[str, float]] = {}  # vehicle -> (lane, time loss on entry)
+        self._detectors = (
+            {
+                lane: _Detector(lane_pos[lane], max(length - det, 0.0), length, max(vmax, 0.1))
+                for s in self.specs.values()
+                for lane, length, vmax in zip(s.in_lanes, s.in_length, s.in_max_speed)
+            }
+            if det
+            else {}
+        )
+        self._entry_loss: dict[str, _Entry] = {}  # vehicle -> where it entered a detector
         self._rng = np.random.default_rng()
         self._states: dict[str, IntersectionState] = {}
         self._jam_since: float | None = None
@@ -131,8 +166,10 @@ class TrafficSignalEnv(ParallelEnv):
         too_big = [t for t, p in self.phase_sets.items() if p.n_greens > max_phases]
         too_wide = [t for t, s in self.specs.items() if len(s.in_lanes) > max_lanes]
         if too_big or too_wide:
-            raise ConfigError(f"env.max_phases={max_phases}/max_lanes={max_lanes} too small for "
-                              f"{too_big or too_wide}; raise them or leave them unset (auto).")
+            raise ConfigError(
+                f"env.max_phases={max_phases}/max_lanes={max_lanes} too small for "
+                f"{too_big or too_wide}; raise them or leave them unset (auto)."
+            )
         n_actions = max_phases if c.action_mode == "phase" else len(c.green_durations)
         return ObsDims(max_lanes=max_lanes, max_phases=max_phases, n_actions=n_actions)
 
@@ -152,8 +189,7 @@ class TrafficSignalEnv(ParallelEnv):
         # PettingZoo requires the same object on every call.
         if agent not in self._obs_spaces:
             low = -1.0 if self.config.observation == "pressure" else 0.0
-            self._obs_spaces[agent] = gymnasium.spaces.Box(low, 1.0, shape=(self.obs_size,),
-                                                           dtype=np.float32)
+            self._obs_spaces[agent] = gymnasium.spaces.Box(low, 1.0, shape=(self.obs_size,), dtype=np.float32)
         return self._obs_spaces[agent]
 
     def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
@@ -162,8 +198,9 @@ class TrafficSignalEnv(ParallelEnv):
         return self._act_spaces[agent]
 
     # ------------------------------------------------------------------ episode
-    def reset(self, seed: int | None = None, options: dict | None = None
-              ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    def reset(
+        self, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """Start a new episode; ``seed`` seeds SUMO (and so the realised demand)."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
@@ -171,8 +208,13 @@ class TrafficSignalEnv(ParallelEnv):
         else:
             self.sumo_seed = int(self._rng.integers(0, 2**31 - 1))
         self._close_sim()
-        self._conn = SumoConnection(self.scenario, seed=self.sumo_seed, backend=self.config.backend,
-                                    gui=self.render_mode == "human", extra_args=self.config.sumo_args)
+        self._conn = SumoConnection(
+            self.scenario,
+            seed=self.sumo_seed,
+            backend=self.config.backend,
+            gui=self.render_mode == "human",
+            extra_args=self.config.sumo_args,
+        )
         now = self._conn.time()
         self._controllers = {}
         for tls in self.possible_agents:
@@ -182,10 +224,12 @@ class TrafficSignalEnv(ParallelEnv):
             self._controllers[tls] = ctrl
         self._conn.subscribe_lanes(self._lane_ids)
         if self._needs_approach or self._detector_range:  # the zones plus the junction's own size
-            reach = max(self.config.approach_zone if self._needs_approach else 0.0,
-                        self._detector_range or 0.0)
-            self._conn.subscribe_approaches(self._junctions, reach + 50.0,
-                                            time_loss=bool(self._detector_range))
+            reach = max(
+                self.config.approach_zone if self._needs_approach else 0.0, self._detector_range or 0.0
+            )
+            self._conn.subscribe_approaches(
+                self._junctions, reach + 50.0, time_loss=bool(self._detector_range)
+            )
         self._entry_loss = {}
         self.agents = list(self.possible_agents)
         self._jam_since = None
@@ -200,14 +244,16 @@ class TrafficSignalEnv(ParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         unknown = [a for a in actions if a not in self.agents]
         if missing or unknown:
-            raise InvalidActionError(f"actions must have one entry per live agent; missing {missing}, "
-                                     f"unknown {unknown}.")
+            raise InvalidActionError(
+                f"actions must have one entry per live agent; missing {missing}, unknown {unknown}."
+            )
         now = self._now  # simulation time of the last snapshot; nothing has run since
         applied: dict[str, int] = {}
         overridden = set()
         for agent in self.agents:
-            commands, a = self._controllers[agent].apply(actions[agent], now,
-                                                         strict=self.config.strict_actions)
+            commands, a = self._controllers[agent].apply(
+                actions[agent], now, strict=self.config.strict_actions
+            )
             self._apply(agent, commands)
             applied[agent] = a
             if a != int(actions[agent]):
@@ -239,6 +285,12 @@ class TrafficSignalEnv(ParallelEnv):
         """Stop SUMO. Idempotent."""
         self._close_sim()
         self.agents = []
+
+    def __enter__(self) -> TrafficSignalEnv:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def render(self) -> None:
         """With ``render_mode="human"`` the episode runs in sumo-gui, so there is nothing to do here."""
@@ -285,12 +337,21 @@ class TrafficSignalEnv(ParallelEnv):
                 calls[ctrl.current] = bool((own & (v[i, 1] > 0)).any())
                 ctrl.observe_calls(now, calls)
             states[tls] = IntersectionState(
-                time=now, in_count=v[i, 0], in_halting=v[i, 1], in_occupancy=v[i, 2] / 100.0,
-                in_mean_speed=v[i, 3], in_waiting=v[i, 4], out_count=v[o, 0], phase=ctrl.current,
-                time_in_green=ctrl.time_in_green(now), action_mask=ctrl.mask(now),
-                in_near=near[i], in_near_moving=moving[i],
+                time=now,
+                in_count=v[i, 0],
+                in_halting=v[i, 1],
+                in_occupancy=v[i, 2] / 100.0,
+                in_mean_speed=v[i, 3],
+                in_waiting=v[i, 4],
+                out_count=v[o, 0],
+                phase=ctrl.current,
+                time_in_green=ctrl.time_in_green(now),
+                action_mask=ctrl.mask(now),
+                in_near=near[i],
+                in_near_moving=moving[i],
                 in_detected=detected[i] if detected.size else detected,
-                in_delayed_eta=eta[i] if eta.size else eta)
+                in_delayed_eta=eta[i] if eta.size else eta,
+            )
         self._lane_matrix = v
         return states
 
@@ -300,13 +361,13 @@ class TrafficSignalEnv(ParallelEnv):
         if not self._needs_approach:
             return near, moving
         assert self._conn is not None
-        zone_start = self._zone_start
+        zones = self._zones
         for lane, pos, speed in self._conn.approach_vehicles():
-            entry = zone_start.get(lane)
-            if entry is not None and pos >= entry[1]:
-                near[entry[0]] += 1.0
+            zone = zones.get(lane)
+            if zone is not None and pos >= zone.start:
+                near[zone.row] += 1.0
                 if speed >= 0.1:  # SUMO's halting threshold
-                    moving[entry[0]] += 1.0
+                    moving[zone.row] += 1.0
         return near, moving
 
     def _detector_readings(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,19 +381,18 @@ class TrafficSignalEnv(ParallelEnv):
             return np.zeros(0), np.zeros(0)
         assert self._conn is not None
         detected, eta = np.zeros(n_lanes), np.zeros(n_lanes)
-        det_start, before, now = self._det_start, self._entry_loss, {}
+        detectors, before, now = self._detectors, self._entry_loss, {}
         threshold = self.config.min_time_loss
         for vid, lane, pos, time_loss in self._conn.approach_time_losses():
-            entry = det_start.get(lane)
-            if entry is None or pos < entry[1]:
+            det = detectors.get(lane)
+            if det is None or pos < det.start:
                 continue
             seen = before.get(vid)
-            base = seen[1] if seen is not None and seen[0] == lane else time_loss
-            now[vid] = (lane, base)
-            row = entry[0]
-            detected[row] += 1.0
+            base = seen.time_loss if seen is not None and seen.lane == lane else time_loss
+            now[vid] = _Entry(lane, base)
+            detected[det.row] += 1.0
             if time_loss - base > threshold:
-                eta[row] = max(eta[row], (entry[2] - pos) / entry[3])
+                eta[det.row] = max(eta[det.row], (det.length - pos) / det.max_speed)
         self._entry_loss = now
         return detected, eta
 
@@ -363,7 +423,9 @@ class TrafficSignalEnv(ParallelEnv):
         return out
 
     def _rewards(self, previous: dict[str, IntersectionState]) -> dict[str, float]:
-        own = {t: float(self._reward(self.specs[t], self._states[t], previous[t])) for t in self.possible_agents}
+        own = {
+            t: float(self._reward(self.specs[t], self._states[t], previous[t])) for t in self.possible_agents
+        }
         w = self.config.neighbour_reward_weight
         return {a: own[a] + w * sum(own[n] for n in self.specs[a].neighbours) for a in self.agents}
 
@@ -373,8 +435,12 @@ class TrafficSignalEnv(ParallelEnv):
         v = self._lane_matrix
         count = v[:, 0].sum()
         return {
-            "time": self._now, "running": stats["running"], "arrived": stats["arrived"],
-            "inserted": stats["inserted"], "backlog": stats["waiting"], "teleports": stats["teleports"],
+            "time": self._now,
+            "running": stats["running"],
+            "arrived": stats["arrived"],
+            "inserted": stats["inserted"],
+            "backlog": stats["waiting"],
+            "teleports": stats["teleports"],
             "halting": float(v[:, 1].sum()),
             "mean_speed": float((v[:, 0] * v[:, 3]).sum() / count) if count > 0 else 0.0,
             "jammed": jammed,
@@ -386,8 +452,13 @@ class TrafficSignalEnv(ParallelEnv):
         infos = {}
         for agent in applied:
             state = self._states[agent]
-            infos[agent] = dict(net, action_mask=state.action_mask.copy(), applied_action=applied[agent],
-                                action_overridden=agent in overridden, queue=float(state.in_halting.sum()))
+            infos[agent] = dict(
+                net,
+                action_mask=state.action_mask.copy(),
+                applied_action=applied[agent],
+                action_overridden=agent in overridden,
+                queue=float(state.in_halting.sum()),
+            )
         return infos
 
     def _jammed(self, now: float) -> bool:

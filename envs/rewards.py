@@ -7,12 +7,12 @@ at the last decision) to a float. All rewards are "higher is better". Register y
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
+from core.errors import ConfigError
 from envs.state import IntersectionSpec, IntersectionState
-from scenarios.errors import ConfigError
 
 RewardFn = Callable[[IntersectionSpec, IntersectionState, IntersectionState], float]
 _REGISTRY: dict[str, RewardFn] = {}

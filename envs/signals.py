@@ -24,7 +24,7 @@ Two action modes (``SignalTiming.action_mode``):
   green exactly after that time and runs the transition itself. While a green is running, the mask
   allows only the duration already committed (so no action is ever silently ignored).
 
-An action that the mask forbids raises :class:`~scenarios.errors.InvalidActionError`.
+An action that the mask forbids raises :class:`~core.errors.InvalidActionError`.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scenarios.errors import ConfigError, InvalidActionError, ScenarioError
+from core.errors import InvalidActionError, ScenarioError
 
 ActionMode = Literal["phase", "duration"]
 Command = tuple[str, float]
@@ -42,9 +43,9 @@ _FOREVER = 1e6  # a green "held until the controller says otherwise"
 _EPS = 1e-6
 
 
-@dataclass(frozen=True)
-class SignalTiming:
-    """Timing rules shared by all controlled intersections.
+class SignalTiming(BaseModel):
+    """Timing rules shared by all controlled intersections: the one place they are validated
+    (:class:`envs.config.EnvConfig` inherits these fields and their checks).
 
     Attributes:
         delta_time: seconds between two decisions.
@@ -56,30 +57,29 @@ class SignalTiming:
         max_red: phase mode: a phase whose halting vehicles have waited this long at red is served
             next (after the current min-green); ``None`` disables the guard. Duration mode keeps the
             cycle, which serves every phase anyway.
+
+    Raises:
+        pydantic.ValidationError: a bad value (a ``ValueError`` naming the field); configs are
+            validated by :func:`core.config.validate`, which raises ``ConfigError`` instead.
     """
 
-    delta_time: float = 5.0
-    yellow_time: float | None = None
-    min_green: float = 10.0
-    max_green: float = 60.0
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    delta_time: float = Field(5.0, gt=0)
+    yellow_time: float | None = Field(None, ge=0)
+    min_green: float = Field(10.0, ge=0)
+    max_green: float = Field(60.0, gt=0)
     action_mode: ActionMode = "phase"
     green_durations: tuple[float, ...] = (10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
-    max_red: float | None = None
+    max_red: float | None = Field(None, gt=0)
 
-    def __post_init__(self) -> None:
-        if self.delta_time <= 0:
-            raise ConfigError(f"delta_time={self.delta_time} must be > 0 seconds.")
-        if self.yellow_time is not None and self.yellow_time < 0:
-            raise ConfigError(f"yellow_time={self.yellow_time} must be >= 0 seconds.")
-        if not 0 <= self.min_green <= self.max_green:
-            raise ConfigError(f"min_green={self.min_green} and max_green={self.max_green}: need "
-                              "0 <= min_green <= max_green.")
-        if self.action_mode not in ("phase", "duration"):
-            raise ConfigError(f"action_mode={self.action_mode!r}: use 'phase' or 'duration'.")
+    @model_validator(mode="after")
+    def _check_timing(self) -> SignalTiming:
+        if self.min_green > self.max_green:
+            raise ValueError(f"min_green ({self.min_green}) must be <= max_green ({self.max_green})")
         if not self.green_durations or min(self.green_durations) <= 0:
-            raise ConfigError("green_durations must be a non-empty list of positive seconds.")
-        if self.max_red is not None and self.max_red <= 0:
-            raise ConfigError(f"max_red={self.max_red} must be > 0 seconds (or None to disable).")
+            raise ValueError("green_durations must be a non-empty list of positive seconds")
+        return self
 
 
 def _is_green(state: str) -> bool:
@@ -125,8 +125,9 @@ class PhaseSet:
     all_red_after: tuple[float, ...]
 
     @classmethod
-    def from_program(cls, tls_id: str, phases: list[tuple[float, str]],
-                     yellow_time: float | None = None) -> "PhaseSet":
+    def from_program(
+        cls, tls_id: str, phases: list[tuple[float, str]], yellow_time: float | None = None
+    ) -> PhaseSet:
         """Extract greens, yellow and all-red times from a static program's ``(duration, state)`` list.
 
         Raises:
@@ -139,8 +140,10 @@ class PhaseSet:
                 greens.append(state)
                 durations.append(duration)
         if not greens:
-            raise ScenarioError(f"Traffic light {tls_id!r}: its program has no green phase "
-                                "(no 'G'/'g' state). Fix the tlLogic in the net or additional file.")
+            raise ScenarioError(
+                f"Traffic light {tls_id!r}: its program has no green phase "
+                "(no 'G'/'g' state). Fix the tlLogic in the net or additional file."
+            )
         all_red = [0.0] * len(greens)
         n = len(phases)
         for p, (_, state) in enumerate(phases):  # the all-red between each green and the next one
@@ -267,8 +270,9 @@ class SignalController:
     def _advance(self, now: float) -> None:
         """Duration mode: follow SUMO through committed greens that ended before ``now``."""
         n = self.phases.n_greens
-        while (self._committed is not None
-               and now + _EPS >= self._green_end + (tt := self.phases.transition_seconds(self.current))):
+        while self._committed is not None and now + _EPS >= self._green_end + (
+            tt := self.phases.transition_seconds(self.current)
+        ):
             self.current = (self.current + 1) % n
             self.green_start = self._green_end + tt
             self._committed, self._green_end = None, _FOREVER
@@ -329,7 +333,8 @@ class SignalController:
             raise InvalidActionError(
                 f"Intersection {self.phases.tls_id!r}: action {action!r} is not allowed at t={now:g} s "
                 f"(action space: 0..{self.n_actions - 1}; allowed now: "
-                f"{np.flatnonzero(allowed).tolist()}). Use the action mask in info['action_mask'].")
+                f"{np.flatnonzero(allowed).tolist()}). Use the action mask in info['action_mask']."
+            )
         if not allowed[a]:
             a = self._closest_allowed(a, allowed)
         if self.timing.action_mode == "phase":
@@ -346,8 +351,10 @@ class SignalController:
         self._committed, self._green_end = a, self.green_start + d
         # Select the green explicitly: at the very second its transition ends SUMO has not switched
         # yet, and setPhaseDuration alone would stretch the all-red/yellow instead.
-        return [("set_phase", float(self._index[self.current])),
-                ("set_duration", max(self._green_end - now, 0.0))], a
+        return [
+            ("set_phase", float(self._index[self.current])),
+            ("set_duration", max(self._green_end - now, 0.0)),
+        ], a
 
     def _closest_allowed(self, a: int, allowed: np.ndarray) -> int:
         choices = np.flatnonzero(allowed)

@@ -7,9 +7,9 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from core.errors import ConfigError
 from envs.config import EnvConfig
 from envs.parallel_env import TrafficSignalEnv
-from scenarios.errors import ConfigError
 from scenarios.scenario import Scenario
 
 
@@ -30,17 +30,27 @@ class SingleIntersectionEnv(gymnasium.Env):
 
     metadata = {"render_modes": ["human"]}
 
-    def __init__(self, scenario: Scenario | str, tls_id: str | None = None,
-                 config: EnvConfig | dict[str, Any] | None = None, *, render_mode: str | None = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | str,
+        tls_id: str | None = None,
+        config: EnvConfig | dict[str, Any] | None = None,
+        *,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
         if tls_id is not None:
             overrides["agents"] = (tls_id,)
         self._env = TrafficSignalEnv(scenario, config, render_mode=render_mode, **overrides)
         if tls_id is None:
             if len(self._env.possible_agents) > 1:
                 self._env.close()
-                self._env = TrafficSignalEnv(scenario, config, render_mode=render_mode,
-                                             **{**overrides, "agents": (self._env.possible_agents[0],)})
+                self._env = TrafficSignalEnv(
+                    scenario,
+                    config,
+                    render_mode=render_mode,
+                    **{**overrides, "agents": (self._env.possible_agents[0],)},
+                )
         self.agent = self._env.possible_agents[0]
         if len(self._env.possible_agents) != 1:  # pragma: no cover - guarded above
             raise ConfigError("SingleIntersectionEnv needs exactly one controlled traffic light.")
@@ -49,8 +59,7 @@ class SingleIntersectionEnv(gymnasium.Env):
         self.action_space = self._env.action_space(self.agent)
         self._mask = np.ones(self.action_space.n, dtype=bool)
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None
-              ) -> tuple[np.ndarray, dict]:
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         if seed is None:
             seed = int(self.np_random.integers(0, 2**31 - 1))

@@ -18,7 +18,7 @@ from evaluation.config import EvalConfig, load_eval_config, make_eval_config
 from evaluation.controllers import Controller, NativeInputs, controller_names, make_controller
 
 
-def run(config: EvalConfig, *, progress: bool = True, plots: bool = True) -> Path:
+def run(config: EvalConfig, *, progress: bool = True, plots: bool = True, desc: str = "episodes") -> Path:
     """Run (or resume) an evaluation and write its report; returns the results folder.
 
     Raises:
@@ -29,11 +29,19 @@ def run(config: EvalConfig, *, progress: bool = True, plots: bool = True) -> Pat
     from evaluation.report import write_report
 
     try:
-        run_episodes(config, progress=progress)
+        run_episodes(config, progress=progress, desc=desc)
     finally:
         write_report(config, plots=plots)
     return Path(config.out)
 
 
-__all__ = ["Controller", "EvalConfig", "NativeInputs", "controller_names", "load_eval_config",
-           "make_controller", "make_eval_config", "run"]
+__all__ = [
+    "Controller",
+    "EvalConfig",
+    "NativeInputs",
+    "controller_names",
+    "load_eval_config",
+    "make_controller",
+    "make_eval_config",
+    "run",
+]

@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from envs.config import EnvConfig, format_validation_error, read_yaml_mapping
-from scenarios.errors import ConfigError
+import scenarios
+from core.config import read_yaml_mapping, validate
+from core.errors import ConfigError
+from envs.config import EnvConfig
+from scenarios.scenario import Scenario
 
 
 def slug(text: str) -> str:
@@ -50,7 +53,7 @@ class ScenarioSpec(BaseModel):
     end: float = Field(3600.0, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "ScenarioSpec":
+    def _check(self) -> ScenarioSpec:
         if self.net is None and (self.routes or self.additional):
             raise ValueError("routes/additional need net: give the external network file as net")
         if self.net is not None and not self.routes:
@@ -60,8 +63,11 @@ class ScenarioSpec(BaseModel):
     @property
     def label(self) -> str:
         """Folder-safe label of this scenario in the results."""
-        base = Path(self.name).stem.replace(".net", "").replace(".sumocfg", "") if (
-            "/" in self.name or self.name.endswith(".xml") or self.name.endswith(".sumocfg")) else self.name
+        base = (
+            Path(self.name).stem.replace(".net", "").replace(".sumocfg", "")
+            if ("/" in self.name or self.name.endswith(".xml") or self.name.endswith(".sumocfg"))
+            else self.name
+        )
         parts = [base]
         if self.seed:
             parts.append(f"s{self.seed}")
@@ -70,6 +76,29 @@ class ScenarioSpec(BaseModel):
         if self.demand_scale != 1.0:
             parts.append(f"x{self.demand_scale:g}")
         return slug("_".join(parts))
+
+    def resolve(self, cache_dir: str | Path | None = None) -> Scenario:
+        """Build or load the scenario this spec names (see :func:`scenarios.resolve`).
+
+        Raises:
+            ScenarioError: unknown name (the message lists the catalogue), missing or invalid files.
+        """
+        if self.net is None:
+            return scenarios.resolve(
+                self.name,
+                seed=self.seed,
+                cache_dir=cache_dir,
+                horizon=self.horizon,
+                demand_scale=self.demand_scale,
+            )
+        end = self.begin + self.horizon if self.horizon else self.end
+        return scenarios.load(
+            self.net,
+            route_files=list(self.routes),
+            begin=self.begin,
+            end=end,
+            additional_files=list(self.additional) or None,
+        )
 
 
 class ControllerEntry(BaseModel):
@@ -120,7 +149,7 @@ class ActuatedSettings(BaseModel):
     min_time_loss: float = Field(1.0, ge=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "ActuatedSettings":
+    def _check(self) -> ActuatedSettings:
         if self.min_green > self.max_green:
             raise ValueError(f"min_green ({self.min_green}) must be <= max_green ({self.max_green})")
         return self
@@ -154,7 +183,7 @@ class WebsterSettings(BaseModel):
     progression_speed: float = Field(12.5, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "WebsterSettings":
+    def _check(self) -> WebsterSettings:
         if self.min_cycle > self.max_cycle:
             raise ValueError(f"min_cycle ({self.min_cycle}) must be <= max_cycle ({self.max_cycle})")
         return self
@@ -250,7 +279,8 @@ class EvalConfig(BaseModel):
     scenarios: tuple[ScenarioSpec, ...] = (ScenarioSpec(name="wuxi-core"),)
     controllers: tuple[ControllerEntry, ...] = tuple(
         ControllerEntry.model_validate(c)
-        for c in ("fixed_time", "webster", "actuated", "delay_based", "max_pressure"))
+        for c in ("fixed_time", "webster", "actuated", "delay_based", "max_pressure")
+    )
     seeds: tuple[int, ...] = (1, 2, 3)
     reference: str = "fixed_time"
     workers: int = Field(2, ge=0)
@@ -284,7 +314,7 @@ class EvalConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> "EvalConfig":
+    def _check(self) -> EvalConfig:
         if not self.controllers:
             raise ValueError("controllers: give at least one controller")
         if not self.scenarios:
@@ -311,10 +341,7 @@ def make_eval_config(data: dict[str, Any] | EvalConfig | None = None, **override
     """
     base: dict[str, Any] = data.model_dump() if isinstance(data, EvalConfig) else dict(data or {})
     base.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return EvalConfig(**base)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, "eval")) from None
+    return validate(EvalConfig, base, "eval")
 
 
 def load_eval_config(path: str | Path | None, **overrides: Any) -> EvalConfig:

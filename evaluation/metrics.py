@@ -42,18 +42,25 @@ METRICS: dict[str, tuple[str, str, bool]] = {
 
 def output_args(folder: Path) -> list[str]:
     """SUMO options that write the outputs :func:`parse_outputs` reads into ``folder``."""
-    return ["--tripinfo-output", str(folder / "tripinfo.xml"),
-            "--tripinfo-output.write-unfinished", "true",
-            "--device.emissions.probability", "1",
-            "--summary-output", str(folder / "summary.xml")]
+    return [
+        "--tripinfo-output",
+        str(folder / "tripinfo.xml"),
+        "--tripinfo-output.write-unfinished",
+        "true",
+        "--device.emissions.probability",
+        "1",
+        "--summary-output",
+        str(folder / "summary.xml"),
+    ]
 
 
 def _f(elem: ET.Element, key: str) -> float:
     return float(elem.get(key, 0.0))
 
 
-def parse_outputs(folder: Path, series_period: float = 60.0,
-                  step_length: float = 1.0) -> tuple[dict[str, float], dict[str, list[float]]]:
+def parse_outputs(
+    folder: Path, series_period: float = 60.0, step_length: float = 1.0
+) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Metrics and time series of one episode from the files :func:`output_args` asked for.
 
     Args:
@@ -87,8 +94,7 @@ def parse_outputs(folder: Path, series_period: float = 60.0,
             fuel_mg += _f(emissions, "fuel_abs")
         elem.clear()
 
-    series: dict[str, list[float]] = {"time": [], "queue": [], "arrived": [], "backlog": [],
-                                      "running": []}
+    series: dict[str, list[float]] = {"time": [], "queue": [], "arrived": [], "backlog": [], "running": []}
     backlog_integral = queue_sum = backlog_sum = 0.0
     n_steps = 0
     max_queue = teleports = final_backlog = 0.0

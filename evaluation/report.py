@@ -23,15 +23,26 @@ from typing import Any
 
 import numpy as np
 
+from core.files import atomic_write_text
 from evaluation.config import EvalConfig
-from evaluation.harness import _atomic_write, load_records
+from evaluation.harness import load_records
 from evaluation.metrics import METRICS
 from evaluation.stats import mean_ci, paired_diff
 
-MD_METRICS = ("delay", "travel_time", "waiting_time", "stops", "queue", "throughput", "unfinished",
-              "never_inserted", "teleports", "co2", "fuel")
-PLOT_METRICS = ("delay", "travel_time", "waiting_time", "stops", "queue", "throughput", "backlog",
-                "co2")
+MD_METRICS = (
+    "delay",
+    "travel_time",
+    "waiting_time",
+    "stops",
+    "queue",
+    "throughput",
+    "unfinished",
+    "never_inserted",
+    "teleports",
+    "co2",
+    "fuel",
+)
+PLOT_METRICS = ("delay", "travel_time", "waiting_time", "stops", "queue", "throughput", "backlog", "co2")
 
 
 def summarise(records: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
@@ -45,14 +56,22 @@ def summarise(records: list[dict[str, Any]], reference: str) -> list[dict[str, A
         for metric in METRICS:
             values = {s: m[metric] for s, m in seeds.items()}
             mean, ci, n = mean_ci([values[s] for s in sorted(values)])
-            row = {"scenario": scenario, "controller": controller, "metric": metric, "mean": mean,
-                   "ci95": ci, "n": n, "diff": math.nan, "diff_ci95": math.nan, "diff_pct": math.nan}
+            row = {
+                "scenario": scenario,
+                "controller": controller,
+                "metric": metric,
+                "mean": mean,
+                "ci95": ci,
+                "n": n,
+                "diff": math.nan,
+                "diff_ci95": math.nan,
+                "diff_pct": math.nan,
+            }
             if ref is not None and controller != reference:
                 ref_values = {s: m[metric] for s, m in ref.items()}
                 d, dci, _ = paired_diff(values, ref_values)
                 ref_mean = mean_ci([ref_values[s] for s in sorted(set(values) & set(ref_values))])[0]
-                row.update(diff=d, diff_ci95=dci,
-                           diff_pct=100.0 * d / ref_mean if ref_mean else math.nan)
+                row.update(diff=d, diff_ci95=dci, diff_pct=100.0 * d / ref_mean if ref_mean else math.nan)
             rows.append(row)
     return rows
 
@@ -66,46 +85,70 @@ def _pm(mean: float, ci: float) -> str:
     return _fmt(mean, digits) if math.isnan(ci) else f"{_fmt(mean, digits)} ± {_fmt(ci, digits)}"
 
 
-def markdown(rows: list[dict[str, Any]], reference: str, controllers: list[str],
-             wall: dict[tuple[str, str], float]) -> str:
+def markdown(
+    rows: list[dict[str, Any]], reference: str, controllers: list[str], wall: dict[tuple[str, str], float]
+) -> str:
     """The ``summary.md`` text: one table per scenario, plus the paired differences."""
     idx = {(r["scenario"], r["controller"], r["metric"]): r for r in rows}
     scenarios = sorted({r["scenario"] for r in rows})
-    out = ["# Evaluation summary", "",
-           "Mean ± 95% CI (Student t) over seeds. Delay and travel time count every vehicle "
-           "whose departure was due: unfinished trips up to the end and vehicles that never "
-           "entered from their planned departure (see evaluation/metrics.py). "
-           f"Paired differences are per seed against `{reference}`.", ""]
+    out = [
+        "# Evaluation summary",
+        "",
+        "Mean ± 95% CI (Student t) over seeds. Delay and travel time count every vehicle "
+        "whose departure was due: unfinished trips up to the end and vehicles that never "
+        "entered from their planned departure (see evaluation/metrics.py). "
+        f"Paired differences are per seed against `{reference}`.",
+        "",
+    ]
     for scenario in scenarios:
         present = [c for c in controllers if (scenario, c, "delay") in idx]
         n = max((idx[(scenario, c, "delay")]["n"] for c in present), default=0)
         out += [f"## {scenario} ({n} seeds)", ""]
-        head = ["controller"] + [f"{METRICS[m][0]} ({METRICS[m][1]})" if METRICS[m][1] else
-                                 METRICS[m][0] for m in MD_METRICS] + ["wall s/episode"]
+        head = (
+            ["controller"]
+            + [f"{METRICS[m][0]} ({METRICS[m][1]})" if METRICS[m][1] else METRICS[m][0] for m in MD_METRICS]
+            + ["wall s/episode"]
+        )
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for c in present:
-            cells = [f"`{c}`"] + [_pm(idx[(scenario, c, m)]["mean"], idx[(scenario, c, m)]["ci95"])
-                                  for m in MD_METRICS] + [_fmt(wall.get((scenario, c), math.nan), 0)]
+            cells = (
+                [f"`{c}`"]
+                + [_pm(idx[(scenario, c, m)]["mean"], idx[(scenario, c, m)]["ci95"]) for m in MD_METRICS]
+                + [_fmt(wall.get((scenario, c), math.nan), 0)]
+            )
             out.append("| " + " | ".join(cells) + " |")
         others = [c for c in present if c != reference]
         if (scenario, reference, "delay") in idx and others:
-            out += ["", f"Paired difference vs `{reference}` (negative delay = better):", "",
-                    "| controller | Δ delay (s/veh) | Δ delay % | Δ travel time (s/veh) | "
-                    "Δ throughput (veh) | better on delay? |", "|---|---|---|---|---|---|"]
+            out += [
+                "",
+                f"Paired difference vs `{reference}` (negative delay = better):",
+                "",
+                "| controller | Δ delay (s/veh) | Δ delay % | Δ travel time (s/veh) | "
+                "Δ throughput (veh) | better on delay? |",
+                "|---|---|---|---|---|---|",
+            ]
             for c in others:
                 d, t, q = (idx[(scenario, c, m)] for m in ("delay", "travel_time", "throughput"))
-                sig = ("yes" if d["diff"] + d["diff_ci95"] < 0 else
-                       "no (worse)" if d["diff"] - d["diff_ci95"] > 0 else "not significant")
+                sig = (
+                    "yes"
+                    if d["diff"] + d["diff_ci95"] < 0
+                    else "no (worse)"
+                    if d["diff"] - d["diff_ci95"] > 0
+                    else "not significant"
+                )
                 if math.isnan(d["diff_ci95"]):
                     sig = "yes" if d["diff"] < 0 else "no"
-                out.append(f"| `{c}` | {_pm(d['diff'], d['diff_ci95'])} | {_fmt(d['diff_pct'])}% | "
-                           f"{_pm(t['diff'], t['diff_ci95'])} | {_pm(q['diff'], q['diff_ci95'])} | {sig} |")
+                out.append(
+                    f"| `{c}` | {_pm(d['diff'], d['diff_ci95'])} | {_fmt(d['diff_pct'])}% | "
+                    f"{_pm(t['diff'], t['diff_ci95'])} | {_pm(q['diff'], q['diff_ci95'])} | {sig} |"
+                )
         out.append("")
     return "\n".join(out)
 
 
-def _plots(records: list[dict[str, Any]], rows: list[dict[str, Any]], controllers: list[str],
-           folder: Path) -> list[Path]:
+def _plots(
+    records: list[dict[str, Any]], rows: list[dict[str, Any]], controllers: list[str], folder: Path
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,8 +163,9 @@ def _plots(records: list[dict[str, Any]], rows: list[dict[str, Any]], controller
         for ax, metric in zip(axes.ravel(), PLOT_METRICS):
             means = [idx[(scenario, c, metric)]["mean"] for c in present]
             cis = [np.nan_to_num(idx[(scenario, c, metric)]["ci95"]) for c in present]
-            ax.bar(range(len(present)), means, yerr=cis, capsize=4,
-                   color=[f"C{i}" for i in range(len(present))])
+            ax.bar(
+                range(len(present)), means, yerr=cis, capsize=4, color=[f"C{i}" for i in range(len(present))]
+            )
             ax.set_xticks(range(len(present)), present, rotation=30, ha="right", fontsize=8)
             label, unit, _ = METRICS[metric]
             ax.set_title(f"{label}" + (f" ({unit})" if unit else ""), fontsize=9)
@@ -164,24 +208,44 @@ def _csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
 def write_report(config: EvalConfig, *, plots: bool = True) -> Path:
     """Write CSV/JSON/markdown/plots for the episodes of ``config`` found in its results folder."""
     out = Path(config.out)
-    wanted = {(s.label, c.label, seed) for s in config.scenarios for c in config.controllers
-              for seed in config.seeds}
+    wanted = {
+        (s.label, c.label, seed)
+        for s in config.scenarios
+        for c in config.controllers
+        for seed in config.seeds
+    }
     records = [r for r in load_records(out) if (r["scenario"], r["controller"], r["seed"]) in wanted]
     controllers = [c.label for c in config.controllers]
-    episode_rows = [{"scenario": r["scenario"], "controller": r["controller"], "seed": r["seed"],
-                     **r["metrics"], "wall_seconds": round(r["wall_seconds"], 2)} for r in records]
-    _atomic_write(out / "episodes.csv", _csv(episode_rows, ["scenario", "controller", "seed",
-                                                            *METRICS, "wall_seconds"]))
+    episode_rows = [
+        {
+            "scenario": r["scenario"],
+            "controller": r["controller"],
+            "seed": r["seed"],
+            **r["metrics"],
+            "wall_seconds": round(r["wall_seconds"], 2),
+        }
+        for r in records
+    ]
+    atomic_write_text(
+        out / "episodes.csv", _csv(episode_rows, ["scenario", "controller", "seed", *METRICS, "wall_seconds"])
+    )
     rows = summarise(records, config.reference)
-    _atomic_write(out / "summary.csv", _csv(rows, list(rows[0]) if rows else ["scenario"]))
-    _atomic_write(out / "summary.json", json.dumps(
-        [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-         for r in rows], indent=1))
+    atomic_write_text(out / "summary.csv", _csv(rows, list(rows[0]) if rows else ["scenario"]))
+    atomic_write_text(
+        out / "summary.json",
+        json.dumps(
+            [
+                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+                for r in rows
+            ],
+            indent=1,
+        ),
+    )
     wall: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in records:
         wall[(r["scenario"], r["controller"])].append(r["wall_seconds"])
     mean_wall = {k: float(np.mean(v)) for k, v in wall.items()}
-    _atomic_write(out / "summary.md", markdown(rows, config.reference, controllers, mean_wall))
+    atomic_write_text(out / "summary.md", markdown(rows, config.reference, controllers, mean_wall))
     if plots and records:
         _plots(records, rows, controllers, out / "plots")
     return out
@@ -189,8 +253,12 @@ def write_report(config: EvalConfig, *, plots: bool = True) -> Path:
 
 def scores(config: EvalConfig, metric: str = "delay") -> dict[str, dict[str, float]]:
     """``{scenario: {controller: mean metric}}`` of the finished episodes (for training callbacks)."""
-    wanted = {(s.label, c.label, seed) for s in config.scenarios for c in config.controllers
-              for seed in config.seeds}
+    wanted = {
+        (s.label, c.label, seed)
+        for s in config.scenarios
+        for c in config.controllers
+        for seed in config.seeds
+    }
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in load_records(config.out):
         if (r["scenario"], r["controller"], r["seed"]) in wanted:

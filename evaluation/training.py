@@ -1,19 +1,23 @@
-"""Periodic evaluation during training, through the same harness as ``evaluate.py``.
+"""Evaluation during and after training, through the same harness as ``evaluate.py``.
 
-``train.py`` calls :func:`make_training_evaluator`; the trainer's callback then calls the returned
-function with a saved model and the step count. Results go to ``<run>/eval/`` in the harness's
-layout: the baselines' episodes are computed at the first evaluation and reused afterwards (their
-fingerprints do not change), so each later evaluation only runs the policy's episodes.
+* :func:`make_training_evaluator`: the trainer's validation hook. Each call evaluates a saved model
+  (label ``policy``) and the baselines on the **validation seeds** (``eval.seeds``), which choose
+  ``best_model.zip``. Results go to ``<run>/eval/`` in the harness's layout: the baselines' episodes
+  are computed at the first validation and reused afterwards (their fingerprints do not change).
+* :func:`test_run`: after training, the chosen model and the baselines on the **test seeds**
+  (``eval.test_seeds``, 1-5 by default), which no training or model selection saw, into
+  ``<run>/test/``: the table ``train.py`` prints.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from agents.callbacks import Evaluator
+from agents.config import TrainConfig
+from agents.controller import find_run_files
 from evaluation.config import EvalConfig, make_eval_config
-
-Evaluator = Callable[[Path, int], dict[str, float]]  # (model path, step) -> {controller: mean delay}
 
 
 def _run_dir(model_path: Path) -> Path:
@@ -23,37 +27,70 @@ def _run_dir(model_path: Path) -> Path:
     return model_path.parent.parent if model_path.parent.name == "eval_models" else model_path.parent
 
 
-def training_eval_config(config: Any, model_path: Path) -> EvalConfig:
-    """The evaluation of ``model_path`` (label ``policy``) and the baselines a training config asks for."""
+def training_eval_config(
+    config: TrainConfig, model_path: Path, *, seeds: list[int] | None = None, folder: str = "eval"
+) -> EvalConfig:
+    """The evaluation of ``model_path`` (label ``policy``) and the baselines a training config asks
+    for, on ``seeds`` (default: the validation seeds), into ``<run>/<folder>``."""
     baselines = list(config.eval.baselines)
-    return make_eval_config({
-        "scenarios": [{"name": config.scenario, "seed": config.scenario_seed,
-                       "horizon": config.horizon}],
-        "controllers": [*baselines, {"spec": f"ppo:{model_path}", "label": "policy"}],
-        "seeds": list(config.eval.seeds),
-        "reference": baselines[0] if baselines else "policy",
-        "workers": config.eval.workers,
-        "out": str(_run_dir(model_path) / "eval"),
-        # No "env": env-driven baselines (max_pressure, greedy) run with the evaluation defaults, as
-        # in evaluate.py's tables (max-pressure's best timing: 5-s decisions, 10-s min green); the
-        # policy always runs with its own run's env settings, gap_out with its own.
-    })
+    return make_eval_config(
+        {
+            "scenarios": [{"name": config.scenario, "seed": config.scenario_seed, "horizon": config.horizon}],
+            "controllers": [*baselines, {"spec": f"ppo:{model_path}", "label": "policy"}],
+            "seeds": list(config.eval.seeds if seeds is None else seeds),
+            "reference": baselines[0] if baselines else "policy",
+            "workers": config.eval.workers,
+            "out": str(_run_dir(model_path) / folder),
+            # No "env": env-driven baselines (max_pressure, greedy) run with the evaluation defaults, as
+            # in evaluate.py's tables (max-pressure's best timing: 5-s decisions, 10-s min green); the
+            # policy always runs with its own run's env settings, gap_out with its own.
+        }
+    )
 
 
-def make_training_evaluator(config: Any, *, progress: bool = False) -> Evaluator:
-    """An evaluator for :func:`agents.trainer.train`: ``(model_path, step) -> {label: mean delay}``.
+def make_training_evaluator(config: TrainConfig, *, progress: bool = False) -> Evaluator:
+    """The validation hook of :func:`agents.trainer.train`: ``(model_path, step) -> {label: delay}``.
 
     Args:
-        config: the run's :class:`agents.config.TrainConfig` (scenario, env, ``eval`` settings).
-        progress: show the harness's progress bar.
+        config: the run's training config (scenario, env, ``eval`` settings).
+        progress: show the harness's episode bar (``validation``: k of n episodes).
     """
     from evaluation import run
     from evaluation.report import scores
 
     def evaluate(model_path: Path, step: int) -> dict[str, float]:
         eval_config = training_eval_config(config, Path(model_path).resolve())
-        run(eval_config, progress=progress, plots=False)
-        label = eval_config.scenarios[0].label
-        return scores(eval_config)[label]
+        run(eval_config, progress=progress, plots=False, desc="validation episodes")
+        return scores(eval_config)[eval_config.scenarios[0].label]
 
     return evaluate
+
+
+def test_run(run_dir: Path, *, progress: bool = False, plots: bool = True) -> Path | None:
+    """Evaluate a finished run's chosen model (``best_model.zip``, else ``final_model.zip``) and its
+    baselines on the test seeds; returns the results folder (``<run>/test``), or ``None`` when the
+    config has no test seeds.
+
+    Raises:
+        CheckpointError: the run has no model.
+    """
+    from core.config import load_config
+    from evaluation import run
+
+    config = load_config(TrainConfig, Path(run_dir) / "config.yaml")
+    if not config.eval.test_seeds:
+        return None
+    model, _ = find_run_files(run_dir)
+    eval_config = training_eval_config(
+        config, model.resolve(), seeds=list(config.eval.test_seeds), folder="test"
+    )
+    return run(eval_config, progress=progress, plots=plots, desc="test episodes")
+
+
+def describe_test(config: Any) -> str:
+    """One line naming what the test table holds."""
+    seeds = ", ".join(map(str, config.eval.test_seeds))
+    return (
+        f"test seeds {seeds}: never used by training or by model selection (validation seeds "
+        f"{', '.join(map(str, config.eval.seeds))})"
+    )

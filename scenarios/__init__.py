@@ -3,6 +3,7 @@
 Public API::
 
     list_scenarios() -> list[str]
+    resolve(name_or_path, *, seed=0, cache_dir=None, horizon=None, demand_scale=1.0) -> Scenario
     build(name, seed=0, *, cache_dir=None, horizon=None, demand_scale=1.0) -> Scenario
     load(path, *, route_files=None, begin=None, end=None, additional_files=None) -> Scenario
     describe(name_or_path) -> str
@@ -16,14 +17,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import ScenarioError
 from scenarios.builder import build, default_cache_dir, list_scenarios
 from scenarios.catalogue import CATALOGUE
-from scenarios.errors import ScenarioError
 from scenarios.external import load, summarise
+from scenarios.resolve import resolve
 from scenarios.scenario import Scenario
 
-__all__ = ["CATALOGUE", "Scenario", "ScenarioError", "build", "default_cache_dir", "describe",
-           "list_scenarios", "load"]
+__all__ = [
+    "CATALOGUE",
+    "Scenario",
+    "ScenarioError",
+    "build",
+    "default_cache_dir",
+    "describe",
+    "list_scenarios",
+    "load",
+    "resolve",
+]
 
 
 def describe(name_or_path: str | Path) -> str:
@@ -36,20 +47,26 @@ def describe(name_or_path: str | Path) -> str:
     Raises:
         ScenarioError: unknown name and no such file, or an invalid file.
     """
-    if isinstance(name_or_path, str) and name_or_path in CATALOGUE:
-        return build(name_or_path).card
     path = Path(name_or_path)
-    if not path.exists():
-        raise ScenarioError(f"{name_or_path!r} is neither a catalogue scenario ({', '.join(CATALOGUE)}) "
-                            "nor an existing .sumocfg / .net.xml file.")
-    if path.name.endswith(".net.xml"):
+    if path.name.endswith(".net.xml") and path.is_file():
         from scenarios.netinfo import read_net
 
         net = read_net(path)
-        rows = [f"| {s.tls_id} | {s.n_phases} | {s.n_greens} | {s.incoming_lanes} | {s.cycle:.0f} |"
-                for s in net.signals]
-        return "\n".join([f"# {path.name} (network only; no demand given)", "",
-                          f"- Edges: {len(net.edges)}, lanes: {net.lanes}, signals: {len(net.signals)}",
-                          "", "| Signal | Phases | Greens | Incoming lanes | Cycle (s) |",
-                          "|---|---|---|---|---|", *rows, ""])
-    return summarise(load(path))
+        rows = [
+            f"| {s.tls_id} | {s.n_phases} | {s.n_greens} | {s.incoming_lanes} | {s.cycle:.0f} |"
+            for s in net.signals
+        ]
+        return "\n".join(
+            [
+                f"# {path.name} (network only; no demand given)",
+                "",
+                f"- Edges: {len(net.edges)}, lanes: {net.lanes}, signals: {len(net.signals)}",
+                "",
+                "| Signal | Phases | Greens | Incoming lanes | Cycle (s) |",
+                "|---|---|---|---|---|",
+                *rows,
+                "",
+            ]
+        )
+    scenario = resolve(name_or_path)
+    return scenario.card or summarise(scenario)

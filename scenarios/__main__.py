@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scenarios.errors import TSCError
+from core.errors import TSCError
 
 
 def _list(_: argparse.Namespace) -> None:
@@ -27,8 +27,9 @@ def _build(args: argparse.Namespace) -> None:
     from scenarios import build
 
     t0 = time.perf_counter()
-    sc = build(args.name, args.seed, cache_dir=args.cache_dir, horizon=args.horizon,
-               demand_scale=args.demand_scale)
+    sc = build(
+        args.name, args.seed, cache_dir=args.cache_dir, horizon=args.horizon, demand_scale=args.demand_scale
+    )
     print(f"{sc.name} (seed {args.seed}) built in {time.perf_counter() - t0:.1f} s")
     print(f"  folder: {sc.net_file.parent}")
     print(f"  net:    {sc.net_file}")
@@ -61,8 +62,11 @@ def _calibrate(args: argparse.Namespace) -> None:
             built = time.perf_counter() - t0
             t0 = time.perf_counter()
             stats = run_stats(sc, args.sumo_seed, end=sc.end + args.drain)
-            print(f"{args.name} {tls_type:<8} build {built:.1f} s, sim {time.perf_counter() - t0:.1f} s: "
-                  f"{stats.summary()}", flush=True)
+            print(
+                f"{args.name} {tls_type:<8} build {built:.1f} s, sim {time.perf_counter() - t0:.1f} s: "
+                f"{stats.summary()}",
+                flush=True,
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

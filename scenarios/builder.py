@@ -16,11 +16,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from core.errors import ScenarioError
 from scenarios import sumo_install
 from scenarios.card import render_card
 from scenarios.catalogue import CATALOGUE, MEASURED, Entry
 from scenarios.demand import peak_profile, sample_routes, write_flows
-from scenarios.errors import ScenarioError
 from scenarios.netinfo import check_generated, read_net
 from scenarios.networks import ArterialSpec, GridSpec, SignalPlan, arterial_net, grid_net, spider_net
 from scenarios.scenario import Scenario
@@ -50,12 +50,20 @@ def entry(name: str) -> Entry:
     try:
         return CATALOGUE[name]
     except KeyError:
-        raise ScenarioError(f"Unknown scenario {name!r}. Known scenarios: {', '.join(CATALOGUE)} "
-                            "(or pass a path to a .sumocfg / .net.xml).") from None
+        raise ScenarioError(
+            f"Unknown scenario {name!r}. Known scenarios: {', '.join(CATALOGUE)} "
+            "(or pass a path to a .sumocfg / .net.xml)."
+        ) from None
 
 
-def build(name: str, seed: int = 0, *, cache_dir: Path | None = None, horizon: float | None = None,
-          demand_scale: float = 1.0) -> Scenario:
+def build(
+    name: str,
+    seed: int = 0,
+    *,
+    cache_dir: Path | None = None,
+    horizon: float | None = None,
+    demand_scale: float = 1.0,
+) -> Scenario:
     """Build (or fetch from the cache) the catalogue scenario ``name``.
 
     Args:
@@ -94,8 +102,9 @@ def build(name: str, seed: int = 0, *, cache_dir: Path | None = None, horizon: f
     return _read_manifest(final, spec.name)
 
 
-def build_files(spec: Entry, folder: Path, seed: int, horizon: float, demand_scale: float,
-                plan: SignalPlan | None = None) -> Scenario:
+def build_files(
+    spec: Entry, folder: Path, seed: int, horizon: float, demand_scale: float, plan: SignalPlan | None = None
+) -> Scenario:
     """Generate the scenario's files into ``folder`` (no caching) and return the scenario.
 
     ``plan`` overrides the entry's signal plan (e.g. actuated signals for a calibration run).
@@ -115,12 +124,21 @@ def build_files(spec: Entry, folder: Path, seed: int, horizon: float, demand_sca
     expected = write_flows(demand, routes, rates, slices, demand_scale)
     card = render_card(spec, net, rates, slices, demand_scale, expected, horizon, seed)
     (folder / "card.md").write_text(card, encoding="utf-8")
-    manifest = {"name": spec.name, "net_file": net_path.name, "route_files": [demand.name],
-                "additional_files": [], "begin": 0.0, "end": horizon, "step_length": 1.0,
-                "sumo_args": list(spec.sumo_args), "seed": seed, "demand_scale": demand_scale,
-                "sumo_version": sumo_install.version(), "generator_version": GENERATOR_VERSION}
-    (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                                    encoding="utf-8")
+    manifest = {
+        "name": spec.name,
+        "net_file": net_path.name,
+        "route_files": [demand.name],
+        "additional_files": [],
+        "begin": 0.0,
+        "end": horizon,
+        "step_length": 1.0,
+        "sumo_args": list(spec.sumo_args),
+        "seed": seed,
+        "demand_scale": demand_scale,
+        "sumo_version": sumo_install.version(),
+        "generator_version": GENERATOR_VERSION,
+    }
+    (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return _read_manifest(folder, spec.name)
 
 
@@ -133,9 +151,18 @@ def _make_net(spec: Entry, folder: Path, plan: SignalPlan) -> Path:
 
 
 def _cache_key(spec: Entry, seed: int, horizon: float, demand_scale: float) -> str:
-    payload = json.dumps({"entry": repr(spec), "measured": MEASURED.get(spec.name, ""), "seed": seed,
-                          "horizon": horizon, "demand_scale": demand_scale, "sumo": sumo_install.version(),
-                          "generator": GENERATOR_VERSION}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "entry": repr(spec),
+            "measured": MEASURED.get(spec.name, ""),
+            "seed": seed,
+            "horizon": horizon,
+            "demand_scale": demand_scale,
+            "sumo": sumo_install.version(),
+            "generator": GENERATOR_VERSION,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -143,11 +170,17 @@ def _read_manifest(folder: Path, name: str) -> Scenario:
     try:
         data = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ScenarioError(f"Cache entry {folder} is unreadable ({exc}); delete the folder and "
-                            "build again.") from exc
-    return Scenario(name=name, net_file=folder / data["net_file"],
-                    route_files=tuple(folder / f for f in data["route_files"]),
-                    additional_files=tuple(folder / f for f in data["additional_files"]),
-                    begin=float(data["begin"]), end=float(data["end"]),
-                    card=(folder / "card.md").read_text(encoding="utf-8"),
-                    step_length=float(data["step_length"]), sumo_args=tuple(data["sumo_args"]))
+        raise ScenarioError(
+            f"Cache entry {folder} is unreadable ({exc}); delete the folder and build again."
+        ) from exc
+    return Scenario(
+        name=name,
+        net_file=folder / data["net_file"],
+        route_files=tuple(folder / f for f in data["route_files"]),
+        additional_files=tuple(folder / f for f in data["additional_files"]),
+        begin=float(data["begin"]),
+        end=float(data["end"]),
+        card=(folder / "card.md").read_text(encoding="utf-8"),
+        step_length=float(data["step_length"]),
+        sumo_args=tuple(data["sumo_args"]),
+    )

@@ -58,7 +58,7 @@ class UniformRates:
 
     per_source: float
 
-    def rate(self, source: str) -> float:  # noqa: ARG002 - same for all
+    def rate(self, source: str) -> float:
         """Rate of any source edge."""
         return self.per_source
 
@@ -111,87 +111,152 @@ _ARTERIAL = ("Arterial lanes", "3 per direction", "Arterials: 6 lanes (3 each wa
 _SPEED = ("Speed limit", "50 km/h", "ground-level arterials 40-60 km/h (50 km/h typical)")
 _CYCLE = ("Signal cycle", "120 s fixed time, 3 s yellow", "peak-hour cycles of about 120-135 s")
 _LEFT = ("Left turns", "100 m pocket + protected 20 s left phase", "protected left turns are common")
-_TURNS = ("Turning shares", "20 % left, 65 % through, 15 % right, no U-turns",
-          "typical arterial movement mix (no Wuxi counts are public: an assumption)")
-_PEAK = ("Time profile", "15 min ramp-up (0.55 -> 1), 30 min peak, 15 min decline (-> 0.65)",
-         "a morning peak hour (peak-hour cycles are what the signal timing fact describes)")
+_TURNS = (
+    "Turning shares",
+    "20 % left, 65 % through, 15 % right, no U-turns",
+    "typical arterial movement mix (no Wuxi counts are public: an assumption)",
+)
+_PEAK = (
+    "Time profile",
+    "15 min ramp-up (0.55 -> 1), 30 min peak, 15 min decline (-> 0.65)",
+    "a morning peak hour (peak-hour cycles are what the signal timing fact describes)",
+)
 
 _CORRIDOR_SIDES = (2, 1, 2, 2, 1, 2, 2)
 
-CATALOGUE: dict[str, Entry] = {e.name: e for e in (
-    Entry(
-        name="wuxi-single",
-        summary="one 4-arm arterial crossing, 3+3 lanes, protected lefts, 4 greens",
-        models="One signalised crossing of two Wuxi ground-level arterials, the building block of "
-               "every larger scenario: 3 through lanes each way plus a left-turn pocket on every "
-               "approach and a four-stage plan (NS through, NS left, EW through, EW left).",
-        network=ArterialSpec(n_signals=1, spacing=600.0, approach=400.0, lanes=3, side_lanes=(3,)),
-        rates=ArterialRates(arterial=800.0, side_by_lanes=((3, 1600.0),), side_lanes=(3,)),
-        facts=(_ARTERIAL, _SPEED, ("Approach length", "400 m",
-                                   "arterial intersections typically 500 m - 1.5 km apart"),
-               _CYCLE, _LEFT, _TURNS, _PEAK,
-               ("Peak demand", "1600 veh/h per N/S approach, 800 veh/h per E/W approach",
-                "calibrated: critical N/S movements near saturation under the fixed plan"))),
-    Entry(
-        name="wuxi-corridor",
-        summary="7 signals 600 m apart on a 3+3-lane arterial, 1-2 lane side streets",
-        models="A Wuxi arterial corridor (a Zhongshan-Road-like spine) with seven signals 600 m "
-               "apart; each crossing side street has 1 or 2 lanes each way. Arterial approaches "
-               "have left pockets and protected lefts; side streets share one phase (3 greens).",
-        network=ArterialSpec(n_signals=7, spacing=600.0, approach=300.0, lanes=3,
-                             side_lanes=_CORRIDOR_SIDES, side_speed_kmh=40.0),
-        rates=ArterialRates(arterial=1400.0, side_by_lanes=((2, 400.0), (1, 250.0)),
-                            side_lanes=_CORRIDOR_SIDES),
-        facts=(_ARTERIAL, _SPEED, ("Signal spacing", "600 m",
-                                   "arterial intersections typically 500 m - 1.5 km apart"),
-               ("Side streets", "1-2 lanes each way, 40 km/h", "ground-level roads 40-60 km/h"),
-               ("Number of signals", "7", "scale point: arterial corridor (5-8 signals)"),
-               _CYCLE, _LEFT, _TURNS, _PEAK,
-               ("Peak demand", "1400 veh/h at each arterial end, 400 (2-lane) / 250 (1-lane) "
-                "veh/h per side-street approach", "calibrated: arterial heavier than side streets"))),
-    Entry(
-        name="wuxi-core",
-        summary="downtown supergrid, 4x4 signals, 600 m blocks, morning peak",
-        models="Downtown Wuxi between the big roads: a 4x4 supergrid of 3+3-lane arterials, "
-               "600 m blocks, fringe-to-fringe flows with turning, heavier on two main axes "
-               "(rows 1-2 and columns 1-2), over a one-hour morning peak.",
-        network=GridSpec(nx=4, ny=4, block=600.0, attach=300.0),
-        rates=GridRates(main=1200.0, minor=600.0, main_rows=(1, 2), main_cols=(1, 2)),
-        facts=(_ARTERIAL, _SPEED, ("Block length", "600 m",
-                                   "supergrid: arterial intersections 500 m - 1.5 km apart"),
-               ("Number of signals", "16", "scale point: downtown supergrid (16-36 signals)"),
-               _CYCLE, _LEFT, _TURNS, _PEAK,
-               ("Peak demand", "1200 veh/h per main-axis entry, 600 veh/h per other entry",
-                "calibrated to the fixed plan's capacity (about 4x the ~3,000 veh/h of the Hangzhou 4x4 "
-                "data set, whose approaches have no left pockets)"))),
-    Entry(
-        name="wuxi-ring",
-        summary="ring-plus-radial: 3 rings x 8 radials, 24 signals (3- and 4-arm)",
-        models="Wuxi's ring-plus-radial structure in miniature: three rings 600 m apart crossed "
-               "by eight radials; the centre is omitted, so the innermost ring has T-junctions "
-               "(3 greens) and the outer rings 4-arm crossings (4 greens). Trips cross at most 5 "
-               "signals (no circling of the ring).",
-        network=SpiderSpec(arms=8, circles=3, radius=600.0, omit_center=True, attach=300.0),
-        rates=UniformRates(per_source=500.0),
-        max_signals=5,
-        facts=(("Structure", "3 rings x 8 radials", "ring-plus-radial ('two rings, twelve radials')"),
-               _ARTERIAL, _SPEED, ("Ring spacing", "600 m",
-                                   "arterial intersections typically 500 m - 1.5 km apart"),
-               _CYCLE, _LEFT, _TURNS, _PEAK,
-               ("Peak demand", "500 veh/h per radial entry", "calibrated: no gridlock under fixed time"))),
-    Entry(
-        name="wuxi-district",
-        summary="IoV pilot district, 14x14 = 196 signals, 600 m grid",
-        models="A district the size of Wuxi's first internet-of-vehicles batch (211 intersections): "
-               "a 14x14 supergrid of 3+3-lane arterials, 600 m blocks, three main axes each way.",
-        network=GridSpec(nx=14, ny=14, block=600.0, attach=300.0),
-        rates=GridRates(main=500.0, minor=250.0, main_rows=(3, 7, 10), main_cols=(3, 7, 10)),
-        facts=(("Number of signals", "196", "first IoV batch: 211 intersections"),
-               _ARTERIAL, _SPEED, ("Block length", "600 m", "supergrid 500 m - 1.5 km"),
-               _CYCLE, _LEFT, _TURNS, _PEAK,
-               ("Peak demand", "500 veh/h per main-axis entry, 250 per other entry",
-                "calibrated: 900/450 gridlocked under fixed time"))),
-)}
+CATALOGUE: dict[str, Entry] = {
+    e.name: e
+    for e in (
+        Entry(
+            name="wuxi-single",
+            summary="one 4-arm arterial crossing, 3+3 lanes, protected lefts, 4 greens",
+            models="One signalised crossing of two Wuxi ground-level arterials, the building block of "
+            "every larger scenario: 3 through lanes each way plus a left-turn pocket on every "
+            "approach and a four-stage plan (NS through, NS left, EW through, EW left).",
+            network=ArterialSpec(n_signals=1, spacing=600.0, approach=400.0, lanes=3, side_lanes=(3,)),
+            rates=ArterialRates(arterial=800.0, side_by_lanes=((3, 1600.0),), side_lanes=(3,)),
+            facts=(
+                _ARTERIAL,
+                _SPEED,
+                ("Approach length", "400 m", "arterial intersections typically 500 m - 1.5 km apart"),
+                _CYCLE,
+                _LEFT,
+                _TURNS,
+                _PEAK,
+                (
+                    "Peak demand",
+                    "1600 veh/h per N/S approach, 800 veh/h per E/W approach",
+                    "calibrated: critical N/S movements near saturation under the fixed plan",
+                ),
+            ),
+        ),
+        Entry(
+            name="wuxi-corridor",
+            summary="7 signals 600 m apart on a 3+3-lane arterial, 1-2 lane side streets",
+            models="A Wuxi arterial corridor (a Zhongshan-Road-like spine) with seven signals 600 m "
+            "apart; each crossing side street has 1 or 2 lanes each way. Arterial approaches "
+            "have left pockets and protected lefts; side streets share one phase (3 greens).",
+            network=ArterialSpec(
+                n_signals=7,
+                spacing=600.0,
+                approach=300.0,
+                lanes=3,
+                side_lanes=_CORRIDOR_SIDES,
+                side_speed_kmh=40.0,
+            ),
+            rates=ArterialRates(
+                arterial=1400.0, side_by_lanes=((2, 400.0), (1, 250.0)), side_lanes=_CORRIDOR_SIDES
+            ),
+            facts=(
+                _ARTERIAL,
+                _SPEED,
+                ("Signal spacing", "600 m", "arterial intersections typically 500 m - 1.5 km apart"),
+                ("Side streets", "1-2 lanes each way, 40 km/h", "ground-level roads 40-60 km/h"),
+                ("Number of signals", "7", "scale point: arterial corridor (5-8 signals)"),
+                _CYCLE,
+                _LEFT,
+                _TURNS,
+                _PEAK,
+                (
+                    "Peak demand",
+                    "1400 veh/h at each arterial end, 400 (2-lane) / 250 (1-lane) "
+                    "veh/h per side-street approach",
+                    "calibrated: arterial heavier than side streets",
+                ),
+            ),
+        ),
+        Entry(
+            name="wuxi-core",
+            summary="downtown supergrid, 4x4 signals, 600 m blocks, morning peak",
+            models="Downtown Wuxi between the big roads: a 4x4 supergrid of 3+3-lane arterials, "
+            "600 m blocks, fringe-to-fringe flows with turning, heavier on two main axes "
+            "(rows 1-2 and columns 1-2), over a one-hour morning peak.",
+            network=GridSpec(nx=4, ny=4, block=600.0, attach=300.0),
+            rates=GridRates(main=1200.0, minor=600.0, main_rows=(1, 2), main_cols=(1, 2)),
+            facts=(
+                _ARTERIAL,
+                _SPEED,
+                ("Block length", "600 m", "supergrid: arterial intersections 500 m - 1.5 km apart"),
+                ("Number of signals", "16", "scale point: downtown supergrid (16-36 signals)"),
+                _CYCLE,
+                _LEFT,
+                _TURNS,
+                _PEAK,
+                (
+                    "Peak demand",
+                    "1200 veh/h per main-axis entry, 600 veh/h per other entry",
+                    "calibrated to the fixed plan's capacity (about 4x the ~3,000 veh/h of the Hangzhou 4x4 "
+                    "data set, whose approaches have no left pockets)",
+                ),
+            ),
+        ),
+        Entry(
+            name="wuxi-ring",
+            summary="ring-plus-radial: 3 rings x 8 radials, 24 signals (3- and 4-arm)",
+            models="Wuxi's ring-plus-radial structure in miniature: three rings 600 m apart crossed "
+            "by eight radials; the centre is omitted, so the innermost ring has T-junctions "
+            "(3 greens) and the outer rings 4-arm crossings (4 greens). Trips cross at most 5 "
+            "signals (no circling of the ring).",
+            network=SpiderSpec(arms=8, circles=3, radius=600.0, omit_center=True, attach=300.0),
+            rates=UniformRates(per_source=500.0),
+            max_signals=5,
+            facts=(
+                ("Structure", "3 rings x 8 radials", "ring-plus-radial ('two rings, twelve radials')"),
+                _ARTERIAL,
+                _SPEED,
+                ("Ring spacing", "600 m", "arterial intersections typically 500 m - 1.5 km apart"),
+                _CYCLE,
+                _LEFT,
+                _TURNS,
+                _PEAK,
+                ("Peak demand", "500 veh/h per radial entry", "calibrated: no gridlock under fixed time"),
+            ),
+        ),
+        Entry(
+            name="wuxi-district",
+            summary="IoV pilot district, 14x14 = 196 signals, 600 m grid",
+            models="A district the size of Wuxi's first internet-of-vehicles batch (211 intersections): "
+            "a 14x14 supergrid of 3+3-lane arterials, 600 m blocks, three main axes each way.",
+            network=GridSpec(nx=14, ny=14, block=600.0, attach=300.0),
+            rates=GridRates(main=500.0, minor=250.0, main_rows=(3, 7, 10), main_cols=(3, 7, 10)),
+            facts=(
+                ("Number of signals", "196", "first IoV batch: 211 intersections"),
+                _ARTERIAL,
+                _SPEED,
+                ("Block length", "600 m", "supergrid 500 m - 1.5 km"),
+                _CYCLE,
+                _LEFT,
+                _TURNS,
+                _PEAK,
+                (
+                    "Peak demand",
+                    "500 veh/h per main-axis entry, 250 per other entry",
+                    "calibrated: 900/450 gridlocked under fixed time",
+                ),
+            ),
+        ),
+    )
+}
 
 # Measured with `python -m scenarios calibrate NAME` (build seed 0, SUMO --seed 1, full horizon
 # plus 900 s to let the network drain). Filled in by hand from that command's output.
@@ -199,24 +264,29 @@ MEASURED: dict[str, str] = {
     "wuxi-single": (
         "| Plan | Inserted | Arrived | Teleports | Mean travel time | Mean timeLoss |\n|---|---|---|---|---|---|\n"
         "| static (this plan) | 4349 | 4349 | 0 | 133.2 s | 75.1 s |\n"
-        "| actuated (same net, `--tls.default-type actuated`) | 4349 | 4349 | 0 | 99.2 s | 41.1 s |"),
+        "| actuated (same net, `--tls.default-type actuated`) | 4349 | 4349 | 0 | 99.2 s | 41.1 s |"
+    ),
     "wuxi-corridor": (
         "| Plan | Inserted | Arrived | Teleports | Mean travel time | Mean timeLoss |\n|---|---|---|---|---|---|\n"
         "| static (this plan) | 6995 | 6995 | 0 | 194.8 s | 99.7 s |\n"
-        "| actuated (same net, `--tls.default-type actuated`) | 6995 | 6995 | 0 | 132.4 s | 37.3 s |"),
+        "| actuated (same net, `--tls.default-type actuated`) | 6995 | 6995 | 0 | 132.4 s | 37.3 s |"
+    ),
     "wuxi-core": (
         "| Plan | Inserted | Arrived | Teleports | Mean travel time | Mean timeLoss |\n|---|---|---|---|---|---|\n"
         "| static (this plan) | 12949 | 12939 | 0 | 388.8 s | 212.7 s |\n"
-        "| actuated (same net, `--tls.default-type actuated`) | 12949 | 12948 | 0 | 292.5 s | 116.1 s |"),
+        "| actuated (same net, `--tls.default-type actuated`) | 12949 | 12948 | 0 | 292.5 s | 116.1 s |"
+    ),
     "wuxi-ring": (
         "| Plan | Inserted | Arrived | Teleports | Mean travel time | Mean timeLoss |\n|---|---|---|---|---|---|\n"
         "| static (this plan) | 3604 | 3604 | 0 | 373.6 s | 135.2 s |\n"
-        "| actuated (same net, `--tls.default-type actuated`) | 3604 | 3604 | 0 | 292.6 s | 54.2 s |"),
+        "| actuated (same net, `--tls.default-type actuated`) | 3604 | 3604 | 0 | 292.6 s | 54.2 s |"
+    ),
     "wuxi-district": (
         "| Plan | Inserted | Arrived | Teleports | Mean travel time | Mean timeLoss |\n|---|---|---|---|---|---|\n"
         "| static (this plan) | 15295 | 12761 | 0 | 919.8 s | 481.6 s |\n"
         "| actuated (same net, `--tls.default-type actuated`) | 15295 | 14164 | 0 | 709.0 s | 188.0 s |\n\n"
         "Trips cross up to 14 signals (8+ km), so vehicles inserted late are still driving when the "
         "drain ends (static 2534, actuated 1131 still running; no teleports). At 900/450 veh/h per "
-        "entry the fixed plan left 4806 running and a run took 21 min: that level is not used."),
+        "entry the fixed plan left 4806 running and a run took 21 min: that level is not used."
+    ),
 }

@@ -27,8 +27,10 @@ from scenarios.toolrun import run_binary
 
 # vType of all generated traffic: SUMO's passenger-car defaults (Krauss model), with lane choice
 # and speed at insertion set so that the fringe roads do not become a bottleneck themselves.
-_VTYPE = '    <vType id="car" vClass="passenger" length="5.0" minGap="2.5" accel="2.6" decel="4.5" ' \
-         'sigma="0.5" speedFactor="normc(1.0,0.1,0.2,2.0)"/>\n'
+_VTYPE = (
+    '    <vType id="car" vClass="passenger" length="5.0" minGap="2.5" accel="2.6" decel="4.5" '
+    'sigma="0.5" speedFactor="normc(1.0,0.1,0.2,2.0)"/>\n'
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,14 @@ class Slice:
     factor: float
 
 
-def peak_profile(horizon: float = 3600.0, slice_s: float = 300.0, ramp: float = 900.0,
-                 peak: float = 1800.0, low: float = 0.55, tail: float = 0.65) -> list[Slice]:
+def peak_profile(
+    horizon: float = 3600.0,
+    slice_s: float = 300.0,
+    ramp: float = 900.0,
+    peak: float = 1800.0,
+    low: float = 0.55,
+    tail: float = 0.65,
+) -> list[Slice]:
     """A morning-peak profile: linear ramp-up, flat peak, linear decline, in constant slices.
 
     Args:
@@ -90,7 +98,7 @@ def peak_profile(horizon: float = 3600.0, slice_s: float = 300.0, ramp: float = 
 
 def write_turn_ratios(net: NetInfo, shares: TurnShares, path: Path, end: float) -> None:
     """Write a jtrrouter turn-ratio file (``<edgeRelations>``) from the net's connections."""
-    lines = ['<edgeRelations>', f'  <interval begin="0" end="{end:.0f}">']
+    lines = ["<edgeRelations>", f'  <interval begin="0" end="{end:.0f}">']
     for src in sorted(net.turns):
         succ = {dst: shares.of(d) for dst, d in net.turns[src].items() if not dst.startswith(":")}
         total = sum(succ.values())
@@ -98,13 +106,21 @@ def write_turn_ratios(net: NetInfo, shares: TurnShares, path: Path, end: float) 
             continue
         for dst in sorted(succ):
             if succ[dst] > 0:
-                lines.append(f'    <edgeRelation from="{src}" to="{dst}" probability="{succ[dst] / total:.6f}"/>')
+                lines.append(
+                    f'    <edgeRelation from="{src}" to="{dst}" probability="{succ[dst] / total:.6f}"/>'
+                )
     lines += ["  </interval>", "</edgeRelations>", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def sample_routes(net: NetInfo, shares: TurnShares, folder: Path, seed: int,
-                  samples: int = 400, max_signals: int | None = None) -> dict[str, Counter[tuple[str, ...]]]:
+def sample_routes(
+    net: NetInfo,
+    shares: TurnShares,
+    folder: Path,
+    seed: int,
+    samples: int = 400,
+    max_signals: int | None = None,
+) -> dict[str, Counter[tuple[str, ...]]]:
     """Sample ``samples`` routes per source edge with jtrrouter; return route counts per source.
 
     Args:
@@ -121,13 +137,37 @@ def sample_routes(net: NetInfo, shares: TurnShares, folder: Path, seed: int,
     flows = folder / "sources.flows.xml"
     out = folder / "sampled.rou.xml"
     write_turn_ratios(net, shares, turns, end=3600)
-    body = "".join(f'  <flow id="{src}" from="{src}" begin="0" end="3600" number="{samples}"/>\n'
-                   for src in net.sources)
+    body = "".join(
+        f'  <flow id="{src}" from="{src}" begin="0" end="3600" number="{samples}"/>\n' for src in net.sources
+    )
     flows.write_text(f"<routes>\n{body}</routes>\n", encoding="utf-8")
-    run_binary("jtrrouter", ["-n", net.path, "-r", flows, "-t", turns, "-o", out,
-                             "--sink-edges", ",".join(net.sinks), "--seed", seed, "--begin", 0,
-                             "--end", 3600, "--no-step-log", "true", "--no-warnings", "true",
-                             "--ignore-errors", "true"])
+    run_binary(
+        "jtrrouter",
+        [
+            "-n",
+            net.path,
+            "-r",
+            flows,
+            "-t",
+            turns,
+            "-o",
+            out,
+            "--sink-edges",
+            ",".join(net.sinks),
+            "--seed",
+            seed,
+            "--begin",
+            0,
+            "--end",
+            3600,
+            "--no-step-log",
+            "true",
+            "--no-warnings",
+            "true",
+            "--ignore-errors",
+            "true",
+        ],
+    )
     counts: dict[str, Counter[tuple[str, ...]]] = {src: Counter() for src in net.sources}
     for veh in ET.parse(out).getroot().iter("vehicle"):
         route = veh.find("route")
@@ -144,8 +184,13 @@ def sample_routes(net: NetInfo, shares: TurnShares, folder: Path, seed: int,
     return counts
 
 
-def write_flows(path: Path, routes: Mapping[str, Counter[tuple[str, ...]]],
-                rates: Mapping[str, float], slices: Sequence[Slice], scale: float = 1.0) -> float:
+def write_flows(
+    path: Path,
+    routes: Mapping[str, Counter[tuple[str, ...]]],
+    rates: Mapping[str, float],
+    slices: Sequence[Slice],
+    scale: float = 1.0,
+) -> float:
     """Write route distributions and Poisson flows; return the expected number of vehicles.
 
     Args:
@@ -164,8 +209,9 @@ def write_flows(path: Path, routes: Mapping[str, Counter[tuple[str, ...]]],
         out.append(f'    <routeDistribution id="rd_{src}">\n')
         ordered = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         for k, (edges, n) in enumerate(ordered):
-            out.append(f'        <route id="r_{src}_{k}" edges="{" ".join(edges)}" '
-                       f'probability="{n / total:.6f}"/>\n')
+            out.append(
+                f'        <route id="r_{src}_{k}" edges="{" ".join(edges)}" probability="{n / total:.6f}"/>\n'
+            )
         out.append("    </routeDistribution>\n")
     expected = 0.0
     flows: list[tuple[float, str, str]] = []
@@ -175,10 +221,17 @@ def write_flows(path: Path, routes: Mapping[str, Counter[tuple[str, ...]]],
             if veh_h <= 0 or not routes[src]:
                 continue
             expected += veh_h * (sl.end - sl.begin) / 3600.0
-            flows.append((sl.begin, f"{src}.{k}", (
-                f'    <flow id="{src}.{k}" type="car" route="rd_{src}" begin="{sl.begin:.0f}" '
-                f'end="{sl.end:.0f}" period="exp({veh_h / 3600.0:.6f})" departLane="best" '
-                f'departSpeed="max"/>\n')))
+            flows.append(
+                (
+                    sl.begin,
+                    f"{src}.{k}",
+                    (
+                        f'    <flow id="{src}.{k}" type="car" route="rd_{src}" begin="{sl.begin:.0f}" '
+                        f'end="{sl.end:.0f}" period="exp({veh_h / 3600.0:.6f})" departLane="best" '
+                        f'departSpeed="max"/>\n'
+                    ),
+                )
+            )
     out += [line for _, _, line in sorted(flows)]
     out.append("</routes>\n")
     path.write_text("".join(out), encoding="utf-8")

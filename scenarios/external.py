@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from scenarios.errors import ScenarioError
+from core.errors import ScenarioError
 from scenarios.netinfo import NetInfo, parse_xml, read_net
 from scenarios.scenario import Scenario
 
@@ -20,8 +20,14 @@ PathLike = str | Path
 _FIELDS = {"net-file", "route-files", "additional-files", "begin", "end", "step-length"}
 
 
-def load(path: PathLike, *, route_files: Sequence[PathLike] | None = None, begin: float | None = None,
-         end: float | None = None, additional_files: Sequence[PathLike] | None = None) -> Scenario:
+def load(
+    path: PathLike,
+    *,
+    route_files: Sequence[PathLike] | None = None,
+    begin: float | None = None,
+    end: float | None = None,
+    additional_files: Sequence[PathLike] | None = None,
+) -> Scenario:
     """Load and validate an external scenario.
 
     Args:
@@ -48,13 +54,20 @@ def load(path: PathLike, *, route_files: Sequence[PathLike] | None = None, begin
         net_file = path
     else:
         raise ScenarioError(f"Cannot load {path}: pass a .sumocfg or a .net.xml (plus route_files).")
-    routes = ([Path(p) for p in route_files] if route_files is not None
-              else [_resolve(base, p) for p in _split(opts.get("route-files", ""))])
-    adds = ([Path(p) for p in additional_files] if additional_files is not None
-            else [_resolve(base, p) for p in _split(opts.get("additional-files", ""))])
+    routes = (
+        [Path(p) for p in route_files]
+        if route_files is not None
+        else [_resolve(base, p) for p in _split(opts.get("route-files", ""))]
+    )
+    adds = (
+        [Path(p) for p in additional_files]
+        if additional_files is not None
+        else [_resolve(base, p) for p in _split(opts.get("additional-files", ""))]
+    )
     if not routes:
-        raise ScenarioError(f"{path}: no route files; pass route_files=[...] (or list them in the "
-                            ".sumocfg's <route-files>).")
+        raise ScenarioError(
+            f"{path}: no route files; pass route_files=[...] (or list them in the .sumocfg's <route-files>)."
+        )
     begin = float(begin if begin is not None else _time(opts.get("begin", "0"), path, "begin"))
     end = float(end if end is not None else _time(opts.get("end", "3600"), path, "end"))
     if end <= begin:
@@ -62,9 +75,17 @@ def load(path: PathLike, *, route_files: Sequence[PathLike] | None = None, begin
     step = _time(opts.get("step-length", "1"), path, "step-length")
     validate(net_file, routes, adds)
     name = path.name.split(".")[0]
-    return Scenario(name=name, net_file=net_file, route_files=tuple(routes),
-                    additional_files=tuple(adds), begin=begin, end=end, card="",
-                    step_length=step, sumo_args=tuple(sumo_args))
+    return Scenario(
+        name=name,
+        net_file=net_file,
+        route_files=tuple(routes),
+        additional_files=tuple(adds),
+        begin=begin,
+        end=end,
+        card="",
+        step_length=step,
+        sumo_args=tuple(sumo_args),
+    )
 
 
 def validate(net_file: Path, route_files: Sequence[Path], additional_files: Sequence[Path]) -> NetInfo:
@@ -78,15 +99,19 @@ def validate(net_file: Path, route_files: Sequence[Path], additional_files: Sequ
     for add in additional_files:
         logics += [(add, el) for el in parse_xml(add, "Additional file").iter("tlLogic")]
     if not logics:
-        raise ScenarioError(f"Network file {net_file} has no traffic lights, so there is nothing to "
-                            "control; rebuild it with `netconvert --tls.guess` or mark junctions "
-                            "type=\"traffic_light\".")
+        raise ScenarioError(
+            f"Network file {net_file} has no traffic lights, so there is nothing to "
+            "control; rebuild it with `netconvert --tls.guess` or mark junctions "
+            'type="traffic_light".'
+        )
     for file, logic in logics:
         states = [p.get("state", "") for p in logic.iter("phase")]
         if not any(("G" in s or "g" in s) for s in states):
-            raise ScenarioError(f"{file}: traffic light {logic.get('id')!r} (programID "
-                                f"{logic.get('programID')!r}) has no green phase ('G'/'g' in a "
-                                "phase state); add one or remove the tlLogic.")
+            raise ScenarioError(
+                f"{file}: traffic light {logic.get('id')!r} (programID "
+                f"{logic.get('programID')!r}) has no green phase ('G'/'g' in a "
+                "phase state); add one or remove the tlLogic."
+            )
     for rf in route_files:
         _check_routes(rf, net)
     return net
@@ -104,9 +129,11 @@ def _check_routes(route_file: Path, net: NetInfo) -> None:
         missing += [e for e in refs if e not in net.edges and e not in missing]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ScenarioError(f"Route file {route_file} uses {len(missing)} edge(s) that are not in "
-                            f"the net {net.path}: {shown}. Regenerate the routes for this net "
-                            "(e.g. duarouter / randomTrips.py) or pass the matching net.")
+        raise ScenarioError(
+            f"Route file {route_file} uses {len(missing)} edge(s) that are not in "
+            f"the net {net.path}: {shown}. Regenerate the routes for this net "
+            "(e.g. duarouter / randomTrips.py) or pass the matching net."
+        )
 
 
 def _read_sumocfg(path: Path) -> tuple[dict[str, str], list[str]]:
@@ -142,10 +169,11 @@ def _time(value: str, path: Path, option: str) -> float:
         parts = [float(p) for p in value.split(":")]  # SUMO also accepts [[D:]H:]M:S
         if len(parts) > 4:
             raise ValueError(value)
-        return sum(f * p for f, p in zip((86400.0, 3600.0, 60.0, 1.0)[-len(parts):], parts))
+        return sum(f * p for f, p in zip((86400.0, 3600.0, 60.0, 1.0)[-len(parts) :], parts))
     except ValueError:
-        raise ScenarioError(f"{path}: <{option} value={value!r}> is not a time in seconds "
-                            "or [[D:]H:]M:S.") from None
+        raise ScenarioError(
+            f"{path}: <{option} value={value!r}> is not a time in seconds or [[D:]H:]M:S."
+        ) from None
 
 
 def summarise(scenario: Scenario) -> str:
@@ -153,16 +181,25 @@ def summarise(scenario: Scenario) -> str:
     net = read_net(scenario.net_file)
     vehicles = sum(_count_vehicles(rf, scenario.begin, scenario.end) for rf in scenario.route_files)
     hours = max(scenario.horizon, 1e-9) / 3600.0
-    lines = [f"# {scenario.name} (external scenario)", "",
-             f"- Net: {scenario.net_file}",
-             f"- Routes: {', '.join(str(p) for p in scenario.route_files)}",
-             f"- Edges: {len(net.edges)}, lanes: {net.lanes}",
-             f"- Demand: about {vehicles:.0f} vehicles, {vehicles / hours:.0f} veh/h",
-             f"- Horizon: {scenario.horizon:.0f} s ({scenario.begin:.0f}-{scenario.end:.0f})",
-             f"- Signals: {len(net.signals)}", "",
-             "| Signal | Phases | Greens | Incoming lanes | Cycle (s) | Type |", "|---|---|---|---|---|---|",
-             *(f"| {s.tls_id} | {s.n_phases} | {s.n_greens} | {s.incoming_lanes} | {s.cycle:.0f} | "
-               f"{s.tls_type} |" for s in net.signals), ""]
+    lines = [
+        f"# {scenario.name} (external scenario)",
+        "",
+        f"- Net: {scenario.net_file}",
+        f"- Routes: {', '.join(str(p) for p in scenario.route_files)}",
+        f"- Edges: {len(net.edges)}, lanes: {net.lanes}",
+        f"- Demand: about {vehicles:.0f} vehicles, {vehicles / hours:.0f} veh/h",
+        f"- Horizon: {scenario.horizon:.0f} s ({scenario.begin:.0f}-{scenario.end:.0f})",
+        f"- Signals: {len(net.signals)}",
+        "",
+        "| Signal | Phases | Greens | Incoming lanes | Cycle (s) | Type |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {s.tls_id} | {s.n_phases} | {s.n_greens} | {s.incoming_lanes} | {s.cycle:.0f} | "
+            f"{s.tls_type} |"
+            for s in net.signals
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 

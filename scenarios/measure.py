@@ -42,13 +42,21 @@ class TripStats:
 
     def summary(self) -> str:
         """One line for logs and cards."""
-        return (f"inserted {self.inserted}, arrived {self.arrived}, teleports {self.teleports}, "
-                f"mean travel time {self.mean_travel_time:.1f} s, mean timeLoss "
-                f"{self.mean_time_loss:.1f} s, still running {self.running}, waiting {self.waiting}")
+        return (
+            f"inserted {self.inserted}, arrived {self.arrived}, teleports {self.teleports}, "
+            f"mean travel time {self.mean_travel_time:.1f} s, mean timeLoss "
+            f"{self.mean_time_loss:.1f} s, still running {self.running}, waiting {self.waiting}"
+        )
 
 
-def run_stats(scenario: Scenario, seed: int = 0, *, net_file: Path | None = None,
-              end: float | None = None, extra_args: list[str] | None = None) -> TripStats:
+def run_stats(
+    scenario: Scenario,
+    seed: int = 0,
+    *,
+    net_file: Path | None = None,
+    end: float | None = None,
+    extra_args: list[str] | None = None,
+) -> TripStats:
     """Run ``scenario`` to its end with the ``sumo`` binary and return trip statistics.
 
     Args:
@@ -61,13 +69,30 @@ def run_stats(scenario: Scenario, seed: int = 0, *, net_file: Path | None = None
     """
     with tempfile.TemporaryDirectory(prefix="wuxi-measure-") as tmp:
         stats = Path(tmp) / "stats.xml"
-        args = ["-n", net_file or scenario.net_file, "--seed", seed,
-                "-r", ",".join(str(p) for p in scenario.route_files),
-                "--begin", scenario.begin, "--end", scenario.end if end is None else end,
-                "--step-length", scenario.step_length,
-                "--statistic-output", stats, "--duration-log.statistics", "true",
-                "--no-step-log", "true", "--no-warnings", "true",
-                *scenario.sumo_args, *(extra_args or [])]
+        args = [
+            "-n",
+            net_file or scenario.net_file,
+            "--seed",
+            seed,
+            "-r",
+            ",".join(str(p) for p in scenario.route_files),
+            "--begin",
+            scenario.begin,
+            "--end",
+            scenario.end if end is None else end,
+            "--step-length",
+            scenario.step_length,
+            "--statistic-output",
+            stats,
+            "--duration-log.statistics",
+            "true",
+            "--no-step-log",
+            "true",
+            "--no-warnings",
+            "true",
+            *scenario.sumo_args,
+            *(extra_args or []),
+        ]
         if scenario.additional_files:
             args += ["-a", ",".join(str(p) for p in scenario.additional_files)]
         run_binary("sumo", args, timeout=3600)
@@ -77,7 +102,12 @@ def run_stats(scenario: Scenario, seed: int = 0, *, net_file: Path | None = None
     tele = root.find("teleports")
     assert veh is not None and trip is not None and tele is not None, "unexpected statistic-output"
     return TripStats(
-        inserted=int(veh.get("inserted", 0)), arrived=int(trip.get("count", 0)),
-        running=int(veh.get("running", 0)), waiting=int(veh.get("waiting", 0)),
-        teleports=int(tele.get("total", 0)), mean_travel_time=float(trip.get("duration", 0)),
-        mean_time_loss=float(trip.get("timeLoss", 0)), mean_depart_delay=float(trip.get("departDelay", 0)))
+        inserted=int(veh.get("inserted", 0)),
+        arrived=int(trip.get("count", 0)),
+        running=int(veh.get("running", 0)),
+        waiting=int(veh.get("waiting", 0)),
+        teleports=int(tele.get("total", 0)),
+        mean_travel_time=float(trip.get("duration", 0)),
+        mean_time_loss=float(trip.get("timeLoss", 0)),
+        mean_depart_delay=float(trip.get("departDelay", 0)),
+    )

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scenarios.errors import ScenarioError
+from core.errors import ScenarioError
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,16 @@ class NetInfo:
 def parse_xml(path: Path, what: str) -> ET.Element:
     """Parse an XML file, turning a missing file or malformed XML into :class:`ScenarioError`."""
     if not path.is_file():
-        raise ScenarioError(f"{what} {path} does not exist; check the path (relative paths in a "
-                            ".sumocfg are relative to the .sumocfg's folder).")
+        raise ScenarioError(
+            f"{what} {path} does not exist; check the path (relative paths in a "
+            ".sumocfg are relative to the .sumocfg's folder)."
+        )
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as exc:
-        raise ScenarioError(f"{what} {path} is not well-formed XML ({exc}); fix or regenerate the file.") \
-            from exc
+        raise ScenarioError(
+            f"{what} {path} is not well-formed XML ({exc}); fix or regenerate the file."
+        ) from exc
 
 
 def read_net(path: Path) -> NetInfo:
@@ -80,8 +83,10 @@ def read_net(path: Path) -> NetInfo:
     """
     root = parse_xml(path, "Network file")
     if root.tag != "net":
-        raise ScenarioError(f"Network file {path} has root <{root.tag}>, not <net>; pass a SUMO "
-                            ".net.xml (convert other formats with netconvert).")
+        raise ScenarioError(
+            f"Network file {path} has root <{root.tag}>, not <net>; pass a SUMO "
+            ".net.xml (convert other formats with netconvert)."
+        )
     info = NetInfo(path=path)
     dead_ends = {j.get("id") for j in root.iter("junction") if j.get("type") == "dead_end"}
     signalised = {j.get("id") for j in root.iter("junction") if j.get("type", "").startswith("traffic_light")}
@@ -112,11 +117,21 @@ def read_net(path: Path) -> NetInfo:
         try:
             states = [(float(p.get("duration", "0")), p.get("state", "")) for p in logic.iter("phase")]
         except ValueError:
-            raise ScenarioError(f"Network file {path}: traffic light {tls_id!r} has a phase whose "
-                                "duration is not a number of seconds; fix or regenerate the net.") from None
+            raise ScenarioError(
+                f"Network file {path}: traffic light {tls_id!r} has a phase whose "
+                "duration is not a number of seconds; fix or regenerate the net."
+            ) from None
         greens = {s for _, s in states if ("G" in s or "g" in s) and "y" not in s.lower()}
-        info.signals.append(SignalInfo(tls_id, len(states), len(greens), len(tls_lanes.get(tls_id, ())),
-                                       sum(d for d, _ in states), logic.get("type", "static")))
+        info.signals.append(
+            SignalInfo(
+                tls_id,
+                len(states),
+                len(greens),
+                len(tls_lanes.get(tls_id, ())),
+                sum(d for d, _ in states),
+                logic.get("type", "static"),
+            )
+        )
     info.sources.sort()
     info.sinks.sort()
     return info
@@ -130,5 +145,7 @@ def check_generated(info: NetInfo) -> None:
     """
     bad = [s.tls_id for s in info.signals if s.n_greens < 2]
     if not info.signals or bad:
-        raise ScenarioError(f"Generated net {info.path} has signals with fewer than two green phases "
-                            f"({bad or 'no signals at all'}); this is a bug in the scenario generator.")
+        raise ScenarioError(
+            f"Generated net {info.path} has signals with fewer than two green phases "
+            f"({bad or 'no signals at all'}); this is a bug in the scenario generator."
+        )

@@ -43,13 +43,24 @@ class SignalPlan:
 
     def options(self) -> list[str]:
         """Command-line options shared by netgenerate and netconvert."""
-        return ["--tls.cycle.time", str(self.cycle), "--tls.yellow.time", str(self.yellow),
-                "--tls.left-green.time", str(self.left_green),
-                # Lefts from a dedicated pocket get their own protected phase instead of a
-                # permissive 'g' across oncoming through traffic (protected lefts: WUXI.md).
-                "--tls.minor-left.max-speed", "0.1",
-                "--tls.default-type", self.tls_type,
-                "--no-turnarounds", "true", "--no-warnings", "true"]
+        return [
+            "--tls.cycle.time",
+            str(self.cycle),
+            "--tls.yellow.time",
+            str(self.yellow),
+            "--tls.left-green.time",
+            str(self.left_green),
+            # Lefts from a dedicated pocket get their own protected phase instead of a
+            # permissive 'g' across oncoming through traffic (protected lefts: WUXI.md).
+            "--tls.minor-left.max-speed",
+            "0.1",
+            "--tls.default-type",
+            self.tls_type,
+            "--no-turnarounds",
+            "true",
+            "--no-warnings",
+            "true",
+        ]
 
 
 @dataclass(frozen=True)
@@ -144,10 +155,24 @@ class GridSpec:
 def grid_net(folder: Path, spec: GridSpec, plan: SignalPlan) -> Path:
     """Generate a supergrid with netgenerate; return the ``.net.xml``."""
     net = folder / "net.net.xml"
-    run_binary("netgenerate", [
-        "--grid", "--grid.x-number", spec.nx, "--grid.y-number", spec.ny,
-        "--grid.length", spec.block, "--grid.attach-length", spec.attach,
-        *_common_generate(spec.lanes, spec.speed_kmh, spec.pocket), *plan.options(), "-o", net])
+    run_binary(
+        "netgenerate",
+        [
+            "--grid",
+            "--grid.x-number",
+            spec.nx,
+            "--grid.y-number",
+            spec.ny,
+            "--grid.length",
+            spec.block,
+            "--grid.attach-length",
+            spec.attach,
+            *_common_generate(spec.lanes, spec.speed_kmh, spec.pocket),
+            *plan.options(),
+            "-o",
+            net,
+        ],
+    )
     strip_generated_header(net)
     return net
 
@@ -181,19 +206,39 @@ def spider_net(folder: Path, spec: SpiderSpec, plan: SignalPlan) -> Path:
     """Generate a ring-plus-radial net with netgenerate; return the ``.net.xml``."""
     net = folder / "net.net.xml"
     args: list[str | float | int | Path] = [
-        "--spider", "--spider.arm-number", spec.arms, "--spider.circle-number", spec.circles,
-        "--spider.space-radius", spec.radius, "--spider.attach-length", spec.attach]
+        "--spider",
+        "--spider.arm-number",
+        spec.arms,
+        "--spider.circle-number",
+        spec.circles,
+        "--spider.space-radius",
+        spec.radius,
+        "--spider.attach-length",
+        spec.attach,
+    ]
     if spec.omit_center:
         args.append("--spider.omit-center")
-    run_binary("netgenerate", [*args, *_common_generate(spec.lanes, spec.speed_kmh, spec.pocket),
-                               *plan.options(), "-o", net])
+    run_binary(
+        "netgenerate",
+        [*args, *_common_generate(spec.lanes, spec.speed_kmh, spec.pocket), *plan.options(), "-o", net],
+    )
     strip_generated_header(net)
     return net
 
 
 def _common_generate(lanes: int, speed_kmh: float, pocket: float) -> list[str]:
-    return ["-L", str(lanes), "-S", f"{speed_kmh * KMH:.2f}", "-j", "traffic_light",
-            "--turn-lanes", "1", "--turn-lanes.length", str(pocket)]
+    return [
+        "-L",
+        str(lanes),
+        "-S",
+        f"{speed_kmh * KMH:.2f}",
+        "-j",
+        "traffic_light",
+        "--turn-lanes",
+        "1",
+        "--turn-lanes.length",
+        str(pocket),
+    ]
 
 
 def _node(node_id: str, x: float, y: float, kind: str) -> str:
@@ -201,10 +246,14 @@ def _node(node_id: str, x: float, y: float, kind: str) -> str:
 
 
 def _edge(u: str, v: str, lanes: int, speed_kmh: float, pocket: float) -> str:
-    head = (f"  <edge id={quoteattr(f'{u}_{v}')} from=\"{u}\" to=\"{v}\" numLanes=\"{lanes}\" "
-            f"speed=\"{speed_kmh * KMH:.2f}\"")
+    head = (
+        f'  <edge id={quoteattr(f"{u}_{v}")} from="{u}" to="{v}" numLanes="{lanes}" '
+        f'speed="{speed_kmh * KMH:.2f}"'
+    )
     if pocket <= 0:
         return head + "/>"
     lanes_after = " ".join(str(i) for i in range(lanes + 1))
-    return (head + f">\n    <split pos=\"{-pocket:.2f}\" lanes=\"{lanes_after}\" "
-            f"idBefore=\"{u}_{v}\" idAfter=\"{u}_{v}.L\"/>\n  </edge>")
+    return (
+        head + f'>\n    <split pos="{-pocket:.2f}" lanes="{lanes_after}" '
+        f'idBefore="{u}_{v}" idAfter="{u}_{v}.L"/>\n  </edge>'
+    )

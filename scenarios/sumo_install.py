@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from scenarios.errors import SumoNotFoundError
+from core.errors import SumoNotFoundError
 
 _EXE = ".exe" if sys.platform == "win32" else ""
 

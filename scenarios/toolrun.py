@@ -15,16 +15,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.errors import ScenarioError
 from scenarios import sumo_install
-from scenarios.errors import ScenarioError
 
 # SUMO writes "<!-- generated on DATE by Eclipse SUMO ... <configuration>...</configuration> -->"
 # at the top of every output; it holds a timestamp and absolute paths, so we drop it.
 _HEADER = re.compile(r"<!--\s*generated on.*?-->\s*", re.DOTALL)
 
 
-def run_binary(name: str, args: Sequence[str | Path], *, cwd: Path | None = None,
-               timeout: float = 600.0) -> str:
+def run_binary(
+    name: str, args: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 600.0
+) -> str:
     """Run a SUMO binary (``netgenerate``, ``netconvert``, ``jtrrouter``, ``sumo``) and return stdout.
 
     Raises:
@@ -34,8 +35,9 @@ def run_binary(name: str, args: Sequence[str | Path], *, cwd: Path | None = None
     return _run(cmd, name, cwd, timeout)
 
 
-def run_tool(relative: str, args: Sequence[str | Path], *, cwd: Path | None = None,
-             timeout: float = 600.0) -> str:
+def run_tool(
+    relative: str, args: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 600.0
+) -> str:
     """Run a SUMO Python tool (e.g. ``randomTrips.py``) with this interpreter and return stdout."""
     cmd = [sys.executable, str(sumo_install.tool(relative)), *(str(a) for a in args)]
     return _run(cmd, relative, cwd, timeout)
@@ -46,8 +48,9 @@ def _run(cmd: list[str], name: str, cwd: Path | None, timeout: float) -> str:
     # find their XML schemas and type maps and never pick up another SUMO on the machine.
     env = {**os.environ, "SUMO_HOME": str(sumo_install.sumo_home())}
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
-                              check=False)
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise ScenarioError(f"{name} did not finish within {timeout:.0f} s: {' '.join(cmd)}") from exc
     if proc.returncode != 0:

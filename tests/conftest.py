@@ -50,33 +50,84 @@ def write_mixed_external(folder: Path) -> tuple[Path, Path]:
     did not make.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    nodes = {"C": (0, 0, "traffic_light"), "T": (500, 0, "traffic_light"),
-             "w": (-400, 0, "dead_end"), "n": (0, 400, "dead_end"), "s": (0, -400, "dead_end"),
-             "e": (900, 0, "dead_end"), "tn": (500, 400, "dead_end")}
-    roads = [("w", "C", 3, True), ("n", "C", 3, True), ("s", "C", 3, True), ("T", "C", 2, False),
-             ("C", "w", 3, False), ("C", "n", 3, False), ("C", "s", 3, False), ("C", "T", 2, False),
-             ("e", "T", 2, False), ("tn", "T", 2, False), ("T", "e", 2, False), ("T", "tn", 2, False)]
+    nodes = {
+        "C": (0, 0, "traffic_light"),
+        "T": (500, 0, "traffic_light"),
+        "w": (-400, 0, "dead_end"),
+        "n": (0, 400, "dead_end"),
+        "s": (0, -400, "dead_end"),
+        "e": (900, 0, "dead_end"),
+        "tn": (500, 400, "dead_end"),
+    }
+    roads = [
+        ("w", "C", 3, True),
+        ("n", "C", 3, True),
+        ("s", "C", 3, True),
+        ("T", "C", 2, False),
+        ("C", "w", 3, False),
+        ("C", "n", 3, False),
+        ("C", "s", 3, False),
+        ("C", "T", 2, False),
+        ("e", "T", 2, False),
+        ("tn", "T", 2, False),
+        ("T", "e", 2, False),
+        ("T", "tn", 2, False),
+    ]
     nod = folder / "mixed.nod.xml"
-    nod.write_text("<nodes>\n" + "".join(f'  <node id="{k}" x="{x}" y="{y}" type="{t}"/>\n'
-                                         for k, (x, y, t) in nodes.items()) + "</nodes>\n")
+    nod.write_text(
+        "<nodes>\n"
+        + "".join(f'  <node id="{k}" x="{x}" y="{y}" type="{t}"/>\n' for k, (x, y, t) in nodes.items())
+        + "</nodes>\n"
+    )
     edges = []
     for u, v, lanes, pocket in roads:
-        split = (f'<split pos="-80" lanes="{" ".join(map(str, range(lanes + 1)))}" '
-                 f'idBefore="{u}{v}" idAfter="{u}{v}.L"/>' if pocket else "")
-        edges.append(f'  <edge id="{u}{v}" from="{u}" to="{v}" numLanes="{lanes}" speed="13.89">'
-                     f"{split}</edge>\n")
+        split = (
+            f'<split pos="-80" lanes="{" ".join(map(str, range(lanes + 1)))}" '
+            f'idBefore="{u}{v}" idAfter="{u}{v}.L"/>'
+            if pocket
+            else ""
+        )
+        edges.append(
+            f'  <edge id="{u}{v}" from="{u}" to="{v}" numLanes="{lanes}" speed="13.89">{split}</edge>\n'
+        )
     edg = folder / "mixed.edg.xml"
     edg.write_text("<edges>\n" + "".join(edges) + "</edges>\n")
     net = folder / "mixed.net.xml"
-    run_binary("netconvert", ["-n", nod, "-e", edg, "-o", net, "--no-turnarounds", "true",
-                              "--tls.minor-left.max-speed", "0.1", "--tls.left-green.time", "15",
-                              "--no-warnings", "true"])
-    routes = {"we": "wC wC.L CT Te", "ew": "eT TC Cw", "ns": "nC nC.L Cs", "sn": "sC sC.L Cn",
-              "wn": "wC wC.L Cn", "ntn": "nC nC.L CT Ttn", "tnw": "tnT TC Cw", "es": "eT TC Cs"}
+    run_binary(
+        "netconvert",
+        [
+            "-n",
+            nod,
+            "-e",
+            edg,
+            "-o",
+            net,
+            "--no-turnarounds",
+            "true",
+            "--tls.minor-left.max-speed",
+            "0.1",
+            "--tls.left-green.time",
+            "15",
+            "--no-warnings",
+            "true",
+        ],
+    )
+    routes = {
+        "we": "wC wC.L CT Te",
+        "ew": "eT TC Cw",
+        "ns": "nC nC.L Cs",
+        "sn": "sC sC.L Cn",
+        "wn": "wC wC.L Cn",
+        "ntn": "nC nC.L CT Ttn",
+        "tnw": "tnT TC Cw",
+        "es": "eT TC Cs",
+    }
     rou = folder / "mixed.rou.xml"
     body = "".join(f'  <route id="{k}" edges="{v}"/>\n' for k, v in routes.items())
-    body += "".join(f'  <flow id="f_{k}" route="{k}" begin="0" end="300" period="exp(0.08)" '
-                    'departLane="best"/>\n' for k in routes)
+    body += "".join(
+        f'  <flow id="f_{k}" route="{k}" begin="0" end="300" period="exp(0.08)" departLane="best"/>\n'
+        for k in routes
+    )
     rou.write_text(f"<routes>\n{body}</routes>\n")
     return net, rou
 

@@ -42,8 +42,26 @@ def no_sumo_leak() -> Iterator[None]:
 def netgenerate_grid(folder: Path) -> Path:
     """A 2x2 grid of signals (2 lanes, 2 greens each, 200 m fringe roads) built with netgenerate."""
     net = folder / "grid.net.xml"
-    subprocess.run([str(sumo_install.binary("netgenerate")), "--grid", "--grid.number", "2",
-                    "--grid.length", "300", "--grid.attach-length", "200", "--default.lanenumber", "2",
-                    "-j", "traffic_light", "--no-turnarounds", "true", "-o", str(net)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(sumo_install.binary("netgenerate")),
+            "--grid",
+            "--grid.number",
+            "2",
+            "--grid.length",
+            "300",
+            "--grid.attach-length",
+            "200",
+            "--default.lanenumber",
+            "2",
+            "-j",
+            "traffic_light",
+            "--no-turnarounds",
+            "true",
+            "-o",
+            str(net),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return net

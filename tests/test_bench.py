@@ -37,8 +37,7 @@ def test_env_sides_run_a_tiny_episode(single_scenario: Scenario) -> None:
 
 
 def test_eval_measure_tiny(tmp_cache: Path) -> None:
-    wall, rss, episodes = common.isolated(eval_throughput.measure, "wuxi-single", ["fixed_time"], 1,
-                                          120.0, 1)
+    wall, rss, episodes = common.isolated(eval_throughput.measure, "wuxi-single", ["fixed_time"], 1, 120.0, 1)
     assert episodes == 1 and wall > 0 and rss > 50
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from leaks import no_sumo_leak
+from leaks import sumo_processes as sumo_children
 
+from core.errors import ConfigError, SimulationError, TSCError
 from envs.connection import SumoConnection, libsumo_in_use
-from scenarios.errors import ConfigError, SimulationError, TSCError
-from leaks import no_sumo_leak, sumo_processes as sumo_children
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +168,7 @@ import sys
 from pathlib import Path
 from scenarios.scenario import Scenario
 from envs.connection import SumoConnection, libsumo_in_use
-from scenarios.errors import SimulationError
+from core.errors import SimulationError
 bad = Scenario("broken", Path(sys.argv[1]), (), end=10)
 try:
     SumoConnection(bad, backend="libsumo")
@@ -184,20 +185,23 @@ print("REUSED OK")
 
 
 @pytest.mark.parametrize("content", list(MALFORMED.values()), ids=list(MALFORMED))
-def test_malformed_net_file_libsumo_is_a_project_error_naming_the_file(tmp_path, single_scenario,
-                                                                      content) -> None:
+def test_malformed_net_file_libsumo_is_a_project_error_naming_the_file(
+    tmp_path, single_scenario, content
+) -> None:
     bad = _broken(tmp_path, single_scenario, content)
-    proc = subprocess.run([sys.executable, "-c", _LIBSUMO_PROBE, str(bad.net_file),
-                           str(single_scenario.net_file)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIBSUMO_PROBE, str(bad.net_file), str(single_scenario.net_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, f"libsumo probe crashed (rc={proc.returncode}): {proc.stderr[-500:]}"
     assert "RAISED:" in proc.stdout and "broken.net.xml" in proc.stdout, proc.stdout
     assert "REUSED OK" in proc.stdout
 
 
 @pytest.mark.parametrize("content", list(MALFORMED.values()), ids=list(MALFORMED))
-def test_malformed_net_file_traci_is_a_project_error_at_start(tmp_path, single_scenario,
-                                                              content) -> None:
+def test_malformed_net_file_traci_is_a_project_error_at_start(tmp_path, single_scenario, content) -> None:
     bad = _broken(tmp_path, single_scenario, content)
     t0 = time.perf_counter()
     conn = None
@@ -223,8 +227,7 @@ def test_stats_and_trip_stats_have_the_documented_keys(core_scenario) -> None:
         stats = conn.stats()
         assert set(stats) == {"loaded", "inserted", "running", "arrived", "waiting", "teleports"}
         assert stats["inserted"] > 0 and stats["arrived"] == stats["inserted"] - stats["running"]
-        assert set(conn.trip_stats()) == {"count", "duration", "time_loss", "waiting_time",
-                                          "depart_delay"}
+        assert set(conn.trip_stats()) == {"count", "duration", "time_loss", "waiting_time", "depart_delay"}
 
 
 @pytest.mark.parametrize("backend", ["libsumo", "traci"])

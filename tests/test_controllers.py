@@ -11,18 +11,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from leaks import netgenerate_grid
 
+from core.errors import ConfigError, ExportError
 from envs.connection import SumoConnection
+from envs.heuristics import GapOut, MaxPressure, TimeLoss
 from evaluation.config import ControllerEntry, EvalConfig, WebsterSettings
-from evaluation.controllers import (EnvController, NativeController, controller_names,
-                                    make_controller)
+from evaluation.controllers import EnvController, NativeController, controller_names, make_controller
 from evaluation.controllers.fixed import critical_ratios, webster_plan
-from evaluation.controllers.pressure import GapOut, MaxPressure, TimeLoss
 from evaluation.controllers.programs import Phase, SignalProgram, static_programs
 from evaluation.harness import run_episode
-from scenarios.errors import ConfigError, ExportError
 from scenarios.scenario import Scenario
-from leaks import netgenerate_grid
 
 ROUTES = """<routes>
   <vType id="car" sigma="0.5" length="5" minGap="2.5" maxSpeed="13.89"/>
@@ -46,12 +45,13 @@ def grid(tmp_path_factory) -> Scenario:
     return make_grid(tmp_path_factory.mktemp("grid"))
 
 
-CONFIG = EvalConfig(workers=0, series_period=30,
-                    controller_settings={"webster": {"interval": 150}})
+CONFIG = EvalConfig(workers=0, series_period=30, controller_settings={"webster": {"interval": 150}})
 
 
-@pytest.mark.parametrize("spec", ["fixed_time", "webster", "actuated", "delay_based", "max_pressure",
-                                  "greedy", "gap_out", "time_loss"])
+@pytest.mark.parametrize(
+    "spec",
+    ["fixed_time", "webster", "actuated", "delay_based", "max_pressure", "greedy", "gap_out", "time_loss"],
+)
 def test_each_controller_runs_an_episode(grid: Scenario, spec: str) -> None:
     record = run_episode(grid, ControllerEntry.model_validate(spec), 1, CONFIG)
     m = record["metrics"]
@@ -75,8 +75,10 @@ def _tls_states(grid: Scenario, spec: str, tmp_path: Path) -> tuple[dict, list[t
     scenario = replace(scenario, additional_files=(*scenario.additional_files, spy))
     with SumoConnection(scenario, seed=1) as conn:
         conn.simulation_step(grid.end)
-    rows = [(float(e.get("time")), e.get("programID"), e.get("state"))
-            for e in ET.parse(out).getroot().iter("tlsState")]
+    rows = [
+        (float(e.get("time")), e.get("programID"), e.get("state"))
+        for e in ET.parse(out).getroot().iter("tlsState")
+    ]
     return inputs.info, rows
 
 
@@ -108,8 +110,9 @@ def test_sumo_runs_the_webster_plan(grid: Scenario, tmp_path: Path) -> None:
     assert w.min_cycle <= info["A0"]["cycle"] <= w.max_cycle
     greens = Counter(n for _, n in _green_runs(rows))
     plan = ET.parse(tmp_path / "webster.add.xml").getroot().find("tlLogic[@id='A0']")
-    planned = {p.get("state"): float(p.get("duration")) for p in plan.iter("phase")
-               if "y" not in p.get("state")}
+    planned = {
+        p.get("state"): float(p.get("duration")) for p in plan.iter("phase") if "y" not in p.get("state")
+    }
     assert set(greens) <= {int(d) for d in planned.values()}
     # A0 carries 1500 veh/h west-east against 400 south-north: the west-east green is longer
     lanes = static_programs(grid)["A0"].link_lanes
@@ -120,8 +123,9 @@ def test_sumo_runs_the_webster_plan(grid: Scenario, tmp_path: Path) -> None:
 
 
 def test_webster_formula_by_hand() -> None:
-    prog = SignalProgram("x", (Phase(30, "GGrr"), Phase(3, "yyrr"), Phase(30, "rrGG"), Phase(3, "rryy")),
-                         ("a", "a", "b", "b"))
+    prog = SignalProgram(
+        "x", (Phase(30, "GGrr"), Phase(3, "yyrr"), Phase(30, "rrGG"), Phase(3, "rryy")), ("a", "a", "b", "b")
+    )
     s = WebsterSettings(min_cycle=30, max_cycle=150, min_green=5)
     y = critical_ratios(prog, {"a": 0.45, "b": 0.15})
     assert y == {0: 0.45, 2: 0.15}
@@ -130,21 +134,23 @@ def test_webster_formula_by_hand() -> None:
     assert info["c0"] == pytest.approx(c0, abs=0.1)
     assert [p.duration for p in phases] == [round(29 * 0.75), 3, round(29 * 0.25), 3]
     # min green is respected; an oversaturated junction gets the longest cycle
-    phases, info = webster_plan(prog, {0: 0.9, 2: 0.02}, s.model_copy(update={'min_green': 10}))
+    phases, info = webster_plan(prog, {0: 0.9, 2: 0.02}, s.model_copy(update={"min_green": 10}))
     assert info["cycle"] == 150 and phases[2].duration == 10 and phases[0].duration == 150 - 6 - 10
 
 
 def test_critical_ratios_share_and_skip_lanes() -> None:
     # lane c is green in both phases (a free right turn): it never limits; lane d is major in phase 2
-    prog = SignalProgram("x", (Phase(30, "GgGr"), Phase(3, "yyyr"), Phase(30, "rGGG"), Phase(3, "ryyy")),
-                         ("a", "b", "c", "d"))
+    prog = SignalProgram(
+        "x", (Phase(30, "GgGr"), Phase(3, "yyyr"), Phase(30, "rGGG"), Phase(3, "ryyy")), ("a", "b", "c", "d")
+    )
     y = critical_ratios(prog, {"a": 0.2, "b": 0.3, "c": 0.9, "d": 0.1})
     assert y == {0: 0.2, 2: 0.3}  # b is major (G) only in phase 2
 
 
 def test_max_pressure_picks_the_allowed_phase_with_most_pressure() -> None:
-    spec = SimpleNamespace(green_links=np.array([[1, 0], [0, 1]], bool), link_lanes=np.array([[0, 0], [1, 1]]),
-                           n_greens=2)
+    spec = SimpleNamespace(
+        green_links=np.array([[1, 0], [0, 1]], bool), link_lanes=np.array([[0, 0], [1, 1]]), n_greens=2
+    )
     state = SimpleNamespace(phase=0, phase_pressures=lambda s: np.array([0.1, 0.5]))
     env = SimpleNamespace(specs={"j": spec}, intersection_state=lambda a: state)
     mp = MaxPressure()
@@ -159,8 +165,11 @@ def test_max_pressure_picks_the_allowed_phase_with_most_pressure() -> None:
 
 def test_gap_out_extends_until_a_gap_then_serves_the_next_call_in_cycle_order() -> None:
     # three greens over four lanes; lane 3 (a free right turn) is green in every phase
-    spec = SimpleNamespace(n_greens=3, link_lanes=np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
-                           green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool))
+    spec = SimpleNamespace(
+        n_greens=3,
+        link_lanes=np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
+        green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool),
+    )
     state = SimpleNamespace(phase=0, in_near=np.zeros(4), in_near_moving=np.zeros(4), in_halting=np.zeros(4))
     env = SimpleNamespace(specs={"j": spec}, intersection_state=lambda a: state)
     go = GapOut()
@@ -186,8 +195,11 @@ def test_gap_out_extends_until_a_gap_then_serves_the_next_call_in_cycle_order() 
 
 def test_time_loss_prolongs_for_delayed_vehicles_or_empty_reds_then_takes_the_next_green() -> None:
     # three greens over four lanes; lane 3 (a free right turn) is green in every phase
-    spec = SimpleNamespace(n_greens=3, link_lanes=np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
-                           green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool))
+    spec = SimpleNamespace(
+        n_greens=3,
+        link_lanes=np.array([[0, 0], [1, 0], [2, 0], [3, 0]]),
+        green_links=np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], bool),
+    )
     state = SimpleNamespace(phase=0, in_detected=np.zeros(4), in_delayed_eta=np.zeros(4))
     env = SimpleNamespace(specs={"j": spec}, intersection_state=lambda a: state)
     tl = TimeLoss(skip=False)  # SUMO's rule
@@ -221,8 +233,15 @@ def test_unknown_controller_lists_the_known_ones() -> None:
         make_controller("max_pressre")
     with pytest.raises(ConfigError, match="give the policy path"):
         make_controller("ppo:")
-    assert {"fixed_time", "webster", "actuated", "delay_based", "max_pressure", "ppo:PATH",
-            "onnx:PATH"} <= set(controller_names())
+    assert {
+        "fixed_time",
+        "webster",
+        "actuated",
+        "delay_based",
+        "max_pressure",
+        "ppo:PATH",
+        "onnx:PATH",
+    } <= set(controller_names())
 
 
 def test_onnx_prefix_loads_the_runtime_lazily(tmp_path: Path) -> None:

@@ -12,8 +12,21 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 from envs import SingleIntersectionEnv, TrafficSignalEnv
 
 MODES = ["phase", "duration"]
-INFO_KEYS = {"action_mask", "applied_action", "action_overridden", "queue", "time", "running",
-             "arrived", "inserted", "backlog", "teleports", "halting", "mean_speed", "jammed"}
+INFO_KEYS = {
+    "action_mask",
+    "applied_action",
+    "action_overridden",
+    "queue",
+    "time",
+    "running",
+    "arrived",
+    "inserted",
+    "backlog",
+    "teleports",
+    "halting",
+    "mean_speed",
+    "jammed",
+}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -81,7 +94,7 @@ def test_spaces_are_the_same_object_and_padded_actions_are_masked(mixed_external
         for agent in env.agents:
             mask = infos[agent]["action_mask"]
             assert mask.shape == (n,) and mask.dtype == bool
-            assert not mask[env.phase_sets[agent].n_greens:].any()  # padding is never allowed
+            assert not mask[env.phase_sets[agent].n_greens :].any()  # padding is never allowed
             assert INFO_KEYS <= set(infos[agent])
             assert obs[agent].shape == env.observation_space(agent).shape
     finally:

@@ -8,7 +8,6 @@ them, so a desynchronised controller fails these tests.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import time
 import xml.etree.ElementTree as ET
@@ -17,13 +16,11 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
-import psutil
 import pytest
+from leaks import no_sumo_leak
 
+from core.errors import ConfigError, InvalidActionError, ScenarioError, TSCError
 from envs import TrafficSignalEnv
-from envs.connection import libsumo_in_use
-from scenarios.errors import ConfigError, InvalidActionError, ScenarioError, TSCError
-from leaks import no_sumo_leak, sumo_processes as sumo_children
 
 NET_KEYS = {"running", "arrived", "halting", "mean_speed", "teleports", "inserted", "backlog", "time"}
 
@@ -38,8 +35,10 @@ def no_leak():
 def with_tls_record(scenario, tls_ids, folder: Path):
     """The scenario plus a SUMO timed event recording each signal's state every second."""
     dest = folder / "tls-states.xml"
-    events = "".join(f"<timedEvent type={quoteattr('SaveTLSStates')} source={quoteattr(t)} "
-                     f"dest={quoteattr(str(dest))}/>" for t in tls_ids)
+    events = "".join(
+        f"<timedEvent type={quoteattr('SaveTLSStates')} source={quoteattr(t)} dest={quoteattr(str(dest))}/>"
+        for t in tls_ids
+    )
     add = folder / "tls-states.add.xml"
     add.write_text(f"<additional>{events}</additional>")
     return replace(scenario, additional_files=tuple(scenario.additional_files) + (add,)), dest
@@ -49,8 +48,7 @@ def read_tls_record(path: Path) -> dict[str, list[tuple[float, str, str]]]:
     """``{tls: [(time, programID, state), ...]}`` from a SaveTLSStates output."""
     out: dict[str, list[tuple[float, str, str]]] = {}
     for el in ET.parse(path).getroot().iter("tlsState"):
-        out.setdefault(el.get("id"), []).append((float(el.get("time")), el.get("programID"),
-                                                 el.get("state")))
+        out.setdefault(el.get("id"), []).append((float(el.get("time")), el.get("programID"), el.get("state")))
     return out
 
 
@@ -147,15 +145,18 @@ def _agent_and_record(scenario, tmp_path, **config):
     return TrafficSignalEnv(recorded, **config), dest
 
 
-@pytest.mark.parametrize("mode,name", [("phase", "core"), ("duration", "core"), ("phase", "corridor"),
-                                       ("duration", "corridor")])
-def test_yellow_shown_and_min_green_respected_in_sumo(core_scenario, corridor_scenario, tmp_path, mode,
-                                                       name) -> None:
+@pytest.mark.parametrize(
+    "mode,name", [("phase", "core"), ("duration", "core"), ("phase", "corridor"), ("duration", "corridor")]
+)
+def test_yellow_shown_and_min_green_respected_in_sumo(
+    core_scenario, corridor_scenario, tmp_path, mode, name
+) -> None:
     """Yellow after every green; an all-red only after the greens the net's program clears with one
     (the corridor's program has one per cycle, the core's none)."""
     scenario = core_scenario if name == "core" else corridor_scenario
-    env, dest = _agent_and_record(scenario, tmp_path, action_mode=mode, min_green=10,
-                                  max_green=40, delta_time=5)
+    env, dest = _agent_and_record(
+        scenario, tmp_path, action_mode=mode, min_green=10, max_green=40, delta_time=5
+    )
     try:
         rollout(env, seed=3, policy=masked_random)
         phase_sets = dict(env.phase_sets)
@@ -199,7 +200,7 @@ def test_max_green_forces_a_change_in_sumo(core_scenario, tmp_path) -> None:
     for tls, states in read_tls_record(dest).items():
         seq = [r for r in runs(states) if r[0] in phase_sets[tls].greens]
         assert len(seq) >= 3
-        for state, start, seconds in seq[1:-1]:
+        for _state, start, seconds in seq[1:-1]:
             assert 30 <= seconds < 30 + 5 + 1e-6, f"{tls}: green lasted {seconds} s from t={start}"
 
 
@@ -207,8 +208,9 @@ def test_max_green_forces_a_change_in_sumo(core_scenario, tmp_path) -> None:
 def test_max_red_stops_a_policy_from_starving_a_phase_in_sumo(core_scenario, tmp_path, max_red) -> None:
     """A policy that only ever asks for green 0 starves the others (max-green alternates it with
     green 1 only). With max_red, no green's halting vehicles wait at red much beyond max_red."""
-    env, dest = _agent_and_record(core_scenario, tmp_path, min_green=5, max_green=20, delta_time=2,
-                                  max_red=max_red)
+    env, dest = _agent_and_record(
+        core_scenario, tmp_path, min_green=5, max_green=20, delta_time=2, max_red=max_red
+    )
     since: dict[tuple[str, int], float] = {}  # (tls, green) -> start of its current call
     longest = {}
 
@@ -276,15 +278,17 @@ def test_approach_counts_match_sumo_vehicle_positions(core_scenario) -> None:
     checked = 0
     try:
         env.reset(seed=2)
-        api = env.connection._api  # noqa: SLF001 - an independent reference count, test only
+        api = env.connection._api
         rng = np.random.default_rng(2)
         while env.agents:
             env.step({a: masked_random(env, a, {"action_mask": env.action_mask(a)}, rng) for a in env.agents})
             for agent in env.agents:
                 spec, st = env.specs[agent], env.intersection_state(agent)
                 for k, lane in enumerate(spec.in_lanes):
-                    pos = [(api.vehicle.getLanePosition(v), api.vehicle.getSpeed(v))
-                           for v in api.lane.getLastStepVehicleIDs(lane)]
+                    pos = [
+                        (api.vehicle.getLanePosition(v), api.vehicle.getSpeed(v))
+                        for v in api.lane.getLastStepVehicleIDs(lane)
+                    ]
                     near = [speed for p, speed in pos if p >= spec.in_length[k] - 40.0]
                     assert st.in_near[k] == len(near), (agent, lane)
                     assert st.in_near_moving[k] == sum(speed >= 0.1 for speed in near), (agent, lane)
@@ -321,7 +325,7 @@ def test_time_loss_detectors_match_sumo_vehicle_queries(core_scenario) -> None:
     try:
         obs, _ = env.reset(seed=2)
         assert obs["A0"].shape == plain.observation_space("A0").shape
-        api = env.connection._api  # noqa: SLF001 - an independent reference, test only
+        api = env.connection._api
         rng = np.random.default_rng(2)
         while env.agents:
             env.step({a: masked_random(env, a, {"action_mask": env.action_mask(a)}, rng) for a in env.agents})
@@ -329,16 +333,20 @@ def test_time_loss_detectors_match_sumo_vehicle_queries(core_scenario) -> None:
             for agent in env.agents:
                 spec, st = env.specs[agent], env.intersection_state(agent)
                 for k, lane in enumerate(spec.in_lanes):
-                    inside = [v for v in api.lane.getLastStepVehicleIDs(lane)
-                              if api.vehicle.getLanePosition(v) >= spec.in_length[k] - 60.0]
+                    inside = [
+                        v
+                        for v in api.lane.getLastStepVehicleIDs(lane)
+                        if api.vehicle.getLanePosition(v) >= spec.in_length[k] - 60.0
+                    ]
                     late = []
                     for v in inside:
                         loss = api.vehicle.getTimeLoss(v)
                         before = entry.get(v)
                         seen[v] = before if before is not None and before[0] == lane else (lane, loss)
                         if loss - seen[v][1] > 1.0:
-                            late.append((spec.in_length[k] - api.vehicle.getLanePosition(v))
-                                        / spec.in_max_speed[k])
+                            late.append(
+                                (spec.in_length[k] - api.vehicle.getLanePosition(v)) / spec.in_max_speed[k]
+                            )
                     assert st.in_detected[k] == len(inside), (agent, lane)
                     assert st.in_delayed_eta[k] == pytest.approx(max(late, default=0.0)), (agent, lane)
                     checked += len(inside)
@@ -354,7 +362,7 @@ def test_masked_actions_are_never_applied(core_scenario, tmp_path) -> None:
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=10, max_green=30, delta_time=5)
     try:
         trace = rollout(env, seed=5, policy=any_random)
-        phase_sets, dt = dict(env.phase_sets), env.config.delta_time
+        phase_sets = dict(env.phase_sets)
     finally:
         env.close()
     record = {tls: {t: s for t, _, s in states} for tls, states in read_tls_record(dest).items()}
@@ -472,12 +480,26 @@ def test_unknown_observation_or_reward_name(single_scenario, field) -> None:
 
 
 def test_net_without_traffic_lights_is_a_scenario_error(single_scenario, tmp_path) -> None:
-    from scenarios.sumo_install import binary
     import subprocess
 
+    from scenarios.sumo_install import binary
+
     net = tmp_path / "plain.net.xml"
-    subprocess.run([str(binary("netgenerate")), "--grid", "--grid.number", "2", "-o", str(net),
-                    "--tls.guess", "false", "--no-warnings"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(binary("netgenerate")),
+            "--grid",
+            "--grid.number",
+            "2",
+            "-o",
+            str(net),
+            "--tls.guess",
+            "false",
+            "--no-warnings",
+        ],
+        check=True,
+        capture_output=True,
+    )
     with pytest.raises(ScenarioError, match="plain.net.xml.*no traffic lights"):
         TrafficSignalEnv(replace(single_scenario, name="plain", net_file=net, route_files=()))
 
@@ -516,8 +538,10 @@ def test_one_hour_core_episode_with_random_actions_is_fast(core_hour_scenario) -
     finally:
         env.close()
     steps = len(trace) - 1
-    print(f"\n1-hour {core_hour_scenario.name}: {steps} steps x {agents} agents: wall {wall:.1f} s, "
-          f"CPU {cpu:.1f} s ({steps / cpu:.0f} steps/CPU-s), {sim:.1f} s wall inside simulationStep")
+    print(
+        f"\n1-hour {core_hour_scenario.name}: {steps} steps x {agents} agents: wall {wall:.1f} s, "
+        f"CPU {cpu:.1f} s ({steps / cpu:.0f} steps/CPU-s), {sim:.1f} s wall inside simulationStep"
+    )
     assert next(iter(trace[-1][3].values()))["time"] >= core_hour_scenario.end - 1e-6
     assert cpu < 60.0
 
@@ -532,20 +556,24 @@ def test_neighbours_follow_the_roads_of_the_grid(core_scenario, corridor_scenari
         rows, cols = "ABCD", "0123"
         for t, spec in core.specs.items():
             r, c = rows.index(t[0]), cols.index(t[1])
-            grid = {rows[r + dr] + cols[c + dc] for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
-                    if 0 <= r + dr < 4 and 0 <= c + dc < 4}
+            grid = {
+                rows[r + dr] + cols[c + dc]
+                for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                if 0 <= r + dr < 4 and 0 <= c + dc < 4
+            }
             assert set(spec.neighbours) == grid, t
         chain = sorted(corridor.specs)
         for k, t in enumerate(chain):
-            assert list(corridor.specs[t].neighbours) == chain[max(k - 1, 0):k] + chain[k + 1:k + 2], t
+            assert list(corridor.specs[t].neighbours) == chain[max(k - 1, 0) : k] + chain[k + 1 : k + 2], t
     finally:
         core.close()
         corridor.close()
 
 
 def test_neighbour_reward_and_observation_use_the_neighbours(core_scenario) -> None:
-    envs = [TrafficSignalEnv(core_scenario, neighbour_reward_weight=w, neighbour_obs=True)
-            for w in (0.0, 0.5)]
+    envs = [
+        TrafficSignalEnv(core_scenario, neighbour_reward_weight=w, neighbour_obs=True) for w in (0.0, 0.5)
+    ]
     try:
         steps = []
         for env in envs:

@@ -11,20 +11,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import ConfigError
 from evaluation import make_eval_config, run
 from evaluation.config import ControllerEntry, EvalConfig, load_eval_config
 from evaluation.harness import run_episode
 from evaluation.stats import mean_ci, paired_diff, t975
 from scenarios import sumo_install
-from scenarios.errors import ConfigError
 from scenarios.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SPEED = 13.89
 
 
-def make_line(folder: Path, vehicles: str, red_for: float, end: float, first_edge: float = 500.0
-              ) -> Scenario:
+def make_line(folder: Path, vehicles: str, red_for: float, end: float, first_edge: float = 500.0) -> Scenario:
     """A west-east road A-B-C with a signal at B (and a side street D-B-E), one vehicle type
     without driver imperfection, and the signal held red for the west approach for ``red_for`` s."""
     nodes = folder / "n.nod.xml"
@@ -34,19 +33,38 @@ def make_line(folder: Path, vehicles: str, red_for: float, end: float, first_edg
   <node id="E" x="{first_edge}" y="300"/></nodes>""")
     edges = folder / "e.edg.xml"
     edges.write_text(f"""<edges>
-  <edge id="AB" from="A" to="B" numLanes="1" speed="{SPEED}"/><edge id="BC" from="B" to="C" numLanes="1" speed="{SPEED}"/>
-  <edge id="DB" from="D" to="B" numLanes="1" speed="{SPEED}"/><edge id="BE" from="B" to="E" numLanes="1" speed="{SPEED}"/>
+  <edge id="AB" from="A" to="B" numLanes="1" speed="{SPEED}"/>
+  <edge id="BC" from="B" to="C" numLanes="1" speed="{SPEED}"/>
+  <edge id="DB" from="D" to="B" numLanes="1" speed="{SPEED}"/>
+  <edge id="BE" from="B" to="E" numLanes="1" speed="{SPEED}"/>
 </edges>""")
     net = folder / "line.net.xml"
-    subprocess.run([str(sumo_install.binary("netconvert")), "-n", str(nodes), "-e", str(edges),
-                    "-o", str(net), "--no-turnarounds", "true", "--no-warnings", "true"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(sumo_install.binary("netconvert")),
+            "-n",
+            str(nodes),
+            "-e",
+            str(edges),
+            "-o",
+            str(net),
+            "--no-turnarounds",
+            "true",
+            "--no-warnings",
+            "true",
+        ],
+        check=True,
+        capture_output=True,
+    )
     import xml.etree.ElementTree as ET
 
     root = ET.parse(net).getroot()
     n_links = len(root.find("tlLogic").find("phase").get("state"))
-    west = {int(c.get("linkIndex")) for c in root.iter("connection")
-            if c.get("from") == "AB" and c.get("tl") == "B"}
+    west = {
+        int(c.get("linkIndex"))
+        for c in root.iter("connection")
+        if c.get("from") == "AB" and c.get("tl") == "B"
+    }
     held = "".join("r" if i in west else "G" for i in range(n_links))
     add = folder / "red.add.xml"
     red = f'<phase duration="{red_for}" state="{held}"/>' if red_for > 0 else ""
@@ -58,8 +76,10 @@ def make_line(folder: Path, vehicles: str, red_for: float, end: float, first_edg
     return Scenario("line", net, (routes,), (add,), begin=0, end=end)
 
 
-ONE_CAR = ('<vehicle id="v" type="car" depart="0" departSpeed="max" departPos="base">'
-           '<route edges="AB BC"/></vehicle>')
+ONE_CAR = (
+    '<vehicle id="v" type="car" depart="0" departSpeed="max" departPos="base">'
+    '<route edges="AB BC"/></vehicle>'
+)
 CONFIG = EvalConfig(workers=0, series_period=10)
 FIXED = ControllerEntry.model_validate("fixed_time")
 
@@ -87,8 +107,9 @@ def test_unfinished_and_never_inserted_vehicles_count(tmp_path: Path) -> None:
     # 20 cars due at t = 0..19 on a 50 m approach held red for the whole episode: a few enter and
     # queue, the rest can never be inserted. Nobody arrives, so every car's travel time is
     # end - planned departure, inserted or not.
-    cars = "".join(f'<vehicle id="v{i}" type="car" depart="{i}"><route edges="AB BC"/></vehicle>'
-                   for i in range(20))
+    cars = "".join(
+        f'<vehicle id="v{i}" type="car" depart="{i}"><route edges="AB BC"/></vehicle>' for i in range(20)
+    )
     sc = make_line(tmp_path, cars, red_for=1000, end=100, first_edge=50)
     m = run_episode(sc, FIXED, 1, CONFIG)["metrics"]
     assert m["vehicles"] == 20 and m["throughput"] == 0
@@ -102,7 +123,7 @@ def test_unfinished_and_never_inserted_vehicles_count(tmp_path: Path) -> None:
 def test_statistics_by_hand() -> None:
     assert t975(2) == pytest.approx(4.303)
     mean, ci, n = mean_ci([1.0, 2.0, 3.0])
-    assert (mean, n) == (2.0, 3) and ci == pytest.approx(4.303 * 1.0 / 3 ** 0.5, rel=1e-6)
+    assert (mean, n) == (2.0, 3) and ci == pytest.approx(4.303 * 1.0 / 3**0.5, rel=1e-6)
     d, dci, n = paired_diff({1: 10.0, 2: 12.0, 3: 14.0}, {1: 11.0, 2: 13.0, 3: 15.0, 4: 99.0})
     assert (d, dci, n) == (-1.0, 0.0, 3)  # a constant paired difference has no spread
 
@@ -121,19 +142,44 @@ def grid_files(tmp_path_factory) -> tuple[Path, Path]:
     """An external net + routes: a 2x2 signalised grid with fringe roads."""
     folder = tmp_path_factory.mktemp("mixed")
     net = folder / "mixed.net.xml"
-    subprocess.run([str(sumo_install.binary("netgenerate")), "--grid", "--grid.number", "2",
-                    "--grid.length", "300", "--grid.attach-length", "200", "--default.lanenumber", "2",
-                    "-j", "traffic_light", "--no-turnarounds", "true", "--tls.left-green.time", "8",
-                    "-o", str(net)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(sumo_install.binary("netgenerate")),
+            "--grid",
+            "--grid.number",
+            "2",
+            "--grid.length",
+            "300",
+            "--grid.attach-length",
+            "200",
+            "--default.lanenumber",
+            "2",
+            "-j",
+            "traffic_light",
+            "--no-turnarounds",
+            "true",
+            "--tls.left-green.time",
+            "8",
+            "-o",
+            str(net),
+        ],
+        check=True,
+        capture_output=True,
+    )
     routes = folder / "mixed.rou.xml"
     routes.write_text(ROUTES)
     return net, routes
 
 
 def _config(tmp_path: Path, net: Path, routes: Path, **kw) -> EvalConfig:
-    data = {"scenarios": [{"name": "grid", "net": str(net), "routes": [str(routes)], "end": 300}],
-            "controllers": ["fixed_time", "max_pressure"], "seeds": 2, "workers": 2,
-            "out": str(tmp_path / "res"), "series_period": 30}
+    data = {
+        "scenarios": [{"name": "grid", "net": str(net), "routes": [str(routes)], "end": 300}],
+        "controllers": ["fixed_time", "max_pressure"],
+        "seeds": 2,
+        "workers": 2,
+        "out": str(tmp_path / "res"),
+        "series_period": 30,
+    }
     data.update(kw)
     return make_eval_config(data)
 
@@ -160,9 +206,26 @@ def test_external_scenario_with_mixed_phase_counts(tmp_path: Path) -> None:
     folder = tmp_path / "ext"
     folder.mkdir()
     net = folder / "ext.net.xml"
-    subprocess.run([str(sumo_install.binary("netgenerate")), "--grid", "--grid.number", "3",
-                    "--grid.length", "250", "--default.lanenumber", "1", "-j", "traffic_light",
-                    "--no-turnarounds", "true", "-o", str(net)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(sumo_install.binary("netgenerate")),
+            "--grid",
+            "--grid.number",
+            "3",
+            "--grid.length",
+            "250",
+            "--default.lanenumber",
+            "1",
+            "-j",
+            "traffic_light",
+            "--no-turnarounds",
+            "true",
+            "-o",
+            str(net),
+        ],
+        check=True,
+        capture_output=True,
+    )
     routes = folder / "ext.rou.xml"
     routes.write_text("""<routes><vType id="car" sigma="0.5"/>
   <flow id="a" type="car" from="A0B0" to="B2C2" begin="0" end="200" vehsPerHour="500"/>
@@ -170,14 +233,21 @@ def test_external_scenario_with_mixed_phase_counts(tmp_path: Path) -> None:
   <flow id="c" type="car" from="B0B1" to="B1B2" begin="0" end="200" vehsPerHour="400"/></routes>""")
     import xml.etree.ElementTree as ET
 
-    greens = {len([p for p in tl.iter("phase") if "G" in p.get("state") and "y" not in p.get("state")])
-              for tl in ET.parse(net).getroot().iter("tlLogic")}
+    greens = {
+        len([p for p in tl.iter("phase") if "G" in p.get("state") and "y" not in p.get("state")])
+        for tl in ET.parse(net).getroot().iter("tlLogic")
+    }
     assert len(greens) > 1, f"the test net should mix phase counts, got {greens}"
-    config = make_eval_config({
-        "scenarios": [{"name": "ext", "net": str(net), "routes": [str(routes)], "end": 240}],
-        "controllers": ["fixed_time", "webster", "actuated", "max_pressure"], "seeds": [1],
-        "workers": 0, "out": str(tmp_path / "res"),
-        "controller_settings": {"webster": {"interval": 120}}})
+    config = make_eval_config(
+        {
+            "scenarios": [{"name": "ext", "net": str(net), "routes": [str(routes)], "end": 240}],
+            "controllers": ["fixed_time", "webster", "actuated", "max_pressure"],
+            "seeds": [1],
+            "workers": 0,
+            "out": str(tmp_path / "res"),
+            "controller_settings": {"webster": {"interval": 120}},
+        }
+    )
     out = run(config, progress=False, plots=False)
     rows = (out / "episodes.csv").read_text().splitlines()
     assert len(rows) == 1 + 4
@@ -193,31 +263,56 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="duplicate labels"):
         make_eval_config({"controllers": ["fixed_time", "fixed_time"]})
     with pytest.raises(ConfigError, match=r"max_presure.*known controllers"):
-        run(make_eval_config({"controllers": ["max_presure"], "out": str(tmp_path / "r"),
-                              "scenarios": [{"name": "x", "net": "n.xml", "routes": ["r.xml"]}]}))
+        run(
+            make_eval_config(
+                {
+                    "controllers": ["max_presure"],
+                    "out": str(tmp_path / "r"),
+                    "scenarios": [{"name": "x", "net": "n.xml", "routes": ["r.xml"]}],
+                }
+            )
+        )
 
 
 def test_evaluate_py_writes_the_results_folder(tmp_path: Path, grid_files) -> None:
     net, routes = grid_files
     cfg = tmp_path / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(
-        {"scenarios": [{"name": "grid", "net": str(net), "routes": [str(routes)], "end": 240}],
-         "controllers": ["fixed_time", "actuated", "max_pressure"], "seeds": 2, "workers": 2,
-         "out": str(tmp_path / "ignored")}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "scenarios": [{"name": "grid", "net": str(net), "routes": [str(routes)], "end": 240}],
+                "controllers": ["fixed_time", "actuated", "max_pressure"],
+                "seeds": 2,
+                "workers": 2,
+                "out": str(tmp_path / "ignored"),
+            }
+        )
+    )
     out = tmp_path / "res"
-    proc = subprocess.run([sys.executable, str(REPO / "evaluate.py"), "--config", str(cfg),
-                           "--out", str(out), "--no-progress"], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "evaluate.py"), "--config", str(cfg), "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "| `actuated` |" in (out / "summary.md").read_text()
     assert len((out / "episodes.csv").read_text().splitlines()) == 1 + 6
     assert {p.name for p in (out / "plots").glob("*.png")} == {
-        "grid_metrics.png", "grid_queue.png", "grid_throughput.png"}
+        "grid_metrics.png",
+        "grid_queue.png",
+        "grid_throughput.png",
+    }
     assert yaml.safe_load((out / "config.yaml").read_text())["out"] == str(out)
 
-    bad = subprocess.run([sys.executable, str(REPO / "evaluate.py"), "--config", str(cfg),
-                          "--controllers", "fixed_time,nope"], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "evaluate.py"), "--config", str(cfg), "--controllers", "fixed_time,nope"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "'nope' is unknown" in bad.stderr
 
@@ -235,4 +330,15 @@ def test_training_evaluator_config_reuses_baselines_under_the_run(tmp_path: Path
     assert config.env.delta_time == 5 and config.env.min_green == 10
     assert [c.label for c in config.controllers] == ["fixed_time", "max_pressure", "policy"]
     assert config.controllers[-1].spec.startswith("ppo:") and config.out == str(run_dir / "eval")
-    assert config.scenarios[0].horizon == 600 and config.seeds == (1, 2, 3)
+    # validation seeds by default, disjoint from the test seeds 1-5 that the final table uses
+    assert config.scenarios[0].horizon == 600 and config.seeds == (11, 12, 13, 14, 15)
+    test = training_eval_config(train, run_dir / "best_model.zip", seeds=[1, 2], folder="test")
+    assert test.seeds == (1, 2) and test.out == str(run_dir / "test")
+
+
+def test_training_config_refuses_test_seeds_that_also_validate() -> None:
+    from agents.config import TrainConfig
+    from core.config import validate
+
+    with pytest.raises(ConfigError, match=r"config\.eval.*share \[3\]"):
+        validate(TrainConfig, {"eval": {"seeds": [3, 11], "test_seeds": [1, 2, 3]}}, "config")

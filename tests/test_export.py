@@ -19,30 +19,58 @@ import numpy as np
 import pytest
 import yaml
 
-from scenarios.errors import ExportError
+from core.errors import ExportError
 from scenarios.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
-    "scenario=wuxi-single", "horizon=300", "n_envs=1", "total_timesteps=240", "checkpoint_every=60",
-    "ppo.n_steps=60", "ppo.batch_size=60", "ppo.n_epochs=1", "max_minutes=null", "warm_start.steps=0",
+    "scenario=wuxi-single",
+    "horizon=300",
+    "n_envs=1",
+    "total_timesteps=240",
+    "checkpoint_every=60",
+    "ppo.n_steps=60",
+    "ppo.batch_size=60",
+    "ppo.n_epochs=1",
+    "max_minutes=null",
+    "warm_start.steps=0",
 ]
 MIN_RECORDED = 1000  # issue 5: parity on at least 1,000 recorded observations
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory, tmp_cache: Path
-             ) -> tuple[Path, subprocess.CompletedProcess]:
+def exported(
+    tmp_path_factory: pytest.TempPathFactory, tmp_cache: Path
+) -> tuple[Path, subprocess.CompletedProcess]:
     """``(run_dir, export CLI result)``: a tiny trained run, exported with ``python -m agents.export``."""
     root = tmp_path_factory.mktemp("export-run")
     train = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/wuxi_core.yaml"),
-         "--no-progress", "--no-eval", *TINY, f"run_root={root}"],
-        cwd=root, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "--config",
+            str(ROOT / "configs/wuxi_core.yaml"),
+            "--no-progress",
+            "--no-eval",
+            *TINY,
+            f"run_root={root}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
     assert train.returncode == 0, train.stderr[-3000:]
     (run,) = [p for p in root.iterdir() if p.is_dir() and "__mappo__" in p.name]
-    cli = subprocess.run([sys.executable, "-m", "agents.export", str(run)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    cli = subprocess.run(
+        [sys.executable, "-m", "agents.export", str(run)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
     return run, cli
 
 
@@ -88,11 +116,11 @@ def _record(controller, scenario: Scenario, seeds: list[int]) -> tuple[np.ndarra
 
 
 # ------------------------------------------------------------------------------------ parity
-def test_onnx_matches_pytorch_on_recorded_observations(exported, export_dir: Path,
-                                                       single_scenario: Scenario,
-                                                       mixed_external: Scenario) -> None:
+def test_onnx_matches_pytorch_on_recorded_observations(
+    exported, export_dir: Path, single_scenario: Scenario, mixed_external: Scenario
+) -> None:
+    from agents.controller import PolicyController
     from agents.export import MASKED_LOGIT, torch_logits
-    from agents.policy import PolicyController
     from agents.runtime import OnnxPolicy
 
     run, _ = exported
@@ -100,8 +128,10 @@ def test_onnx_matches_pytorch_on_recorded_observations(exported, export_dir: Pat
     # wuxi-single (1 signal, 4 greens) and the mixed external net (a 4-green crossing and a
     # 2-green T, so half of T's actions are masked): the fixed padding (max_lanes 16,
     # max_phases 4) gives both the policy's observation size.
-    parts = [_record(torch_policy, single_scenario, list(range(1, 11))),
-             _record(torch_policy, mixed_external, [1, 2, 3, 4])]
+    parts = [
+        _record(torch_policy, single_scenario, list(range(1, 11))),
+        _record(torch_policy, mixed_external, [1, 2, 3, 4]),
+    ]
     obs, masks, ppo_actions = (np.concatenate(x) for x in zip(*parts))
     assert len(obs) >= MIN_RECORDED, len(obs)
     assert (~masks).any(), "the recording should include masked actions"
@@ -117,16 +147,23 @@ def test_onnx_matches_pytorch_on_recorded_observations(exported, export_dir: Pat
     np.testing.assert_array_equal(onnx_actions, ref.argmax(axis=1))
 
 
-def test_onnx_and_pytorch_give_identical_evaluation_metrics(exported, export_dir: Path,
-                                                            tmp_path: Path) -> None:
+def test_onnx_and_pytorch_give_identical_evaluation_metrics(
+    exported, export_dir: Path, tmp_path: Path
+) -> None:
     from evaluation import make_eval_config, run
     from evaluation.harness import load_records
 
     run_dir, _ = exported
-    config = make_eval_config({
-        "scenarios": [{"name": "wuxi-single", "horizon": 300}],
-        "controllers": [f"ppo=ppo:{run_dir}", f"onnx=onnx:{export_dir}"], "seeds": [7],
-        "workers": 0, "out": str(tmp_path / "res"), "series_period": 30})
+    config = make_eval_config(
+        {
+            "scenarios": [{"name": "wuxi-single", "horizon": 300}],
+            "controllers": [f"ppo=ppo:{run_dir}", f"onnx=onnx:{export_dir}"],
+            "seeds": [7],
+            "workers": 0,
+            "out": str(tmp_path / "res"),
+            "series_period": 30,
+        }
+    )
     out = run(config, progress=False, plots=False)
     records = {r["controller"]: r for r in load_records(out)}
     assert set(records) == {"ppo", "onnx"}
@@ -154,14 +191,16 @@ def _run_onnx(folder: Path, scenario: Scenario) -> None:
     run_episode(scenario, ControllerEntry.model_validate(f"onnx:{folder}"), 1, EvalConfig(workers=0))
 
 
-def test_other_intersection_ids_are_refused(export_dir: Path, mixed_external: Scenario,
-                                            no_step: None) -> None:
+def test_other_intersection_ids_are_refused(
+    export_dir: Path, mixed_external: Scenario, no_step: None
+) -> None:
     with pytest.raises(ExportError, match=r"intersections \['C', 'T'\].*does not list"):
         _run_onnx(export_dir, mixed_external)
 
 
-def test_other_phase_lists_are_refused(export_dir: Path, tmp_path: Path, single_scenario: Scenario,
-                                       no_step: None) -> None:
+def test_other_phase_lists_are_refused(
+    export_dir: Path, tmp_path: Path, single_scenario: Scenario, no_step: None
+) -> None:
     folder = _copy_export(export_dir, tmp_path / "export")
 
     def swap_two_greens(manifest: dict) -> None:
@@ -174,8 +213,9 @@ def test_other_phase_lists_are_refused(export_dir: Path, tmp_path: Path, single_
         _run_onnx(folder, single_scenario)
 
 
-def test_other_observation_size_is_refused(export_dir: Path, tmp_path: Path,
-                                           single_scenario: Scenario, no_step: None) -> None:
+def test_other_observation_size_is_refused(
+    export_dir: Path, tmp_path: Path, single_scenario: Scenario, no_step: None
+) -> None:
     from agents.runtime import OnnxController
     from envs import TrafficSignalEnv
 
@@ -232,14 +272,13 @@ def test_runtime_imports_no_torch_or_sb3(export_dir: Path) -> None:
         assert not heavy, heavy
         print("ok")
     """)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-3000:]
 
 
 # ------------------------------------------------------------------------------------ CLI
 def test_export_cli_writes_model_and_manifest(exported) -> None:
-    from agents.runs import sha256
+    from core.files import sha256
 
     run, cli = exported
     assert cli.returncode == 0, cli.stderr[-3000:]
@@ -265,8 +304,13 @@ def test_export_cli_writes_model_and_manifest(exported) -> None:
 def test_export_cli_without_a_model_exits_2_with_one_line(tmp_path: Path) -> None:
     empty = tmp_path / "not-a-run"
     empty.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "agents.export", str(empty)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agents.export", str(empty)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "final_model.zip" in lines[0], proc.stderr

@@ -16,19 +16,19 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from leaks import sumo_processes
 from pydantic import BaseModel
 
 import scenarios
-from agents.config import TrainConfig, load_config
+from agents.config import TrainConfig
+from core.config import load_config
+from core.errors import ConfigError, ScenarioError
 from envs.config import EnvConfig, make_env_config
 from evaluation.config import EvalConfig, make_eval_config
-from scenarios.errors import ConfigError, ScenarioError
 from scenarios.scenario import Scenario
-from leaks import sumo_processes
 
 FUZZ = settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 FAST = 5.0  # seconds any single rejection may take
@@ -61,30 +61,52 @@ def _numeric_fields(model: type[BaseModel]) -> list[tuple[str, type]]:
     for prefix, sub in _sections(model).items():
         for name, f in sub.model_fields.items():
             ann = f.annotation
-            args = [a for a in typing.get_args(ann) if a is not type(None)] if isinstance(
-                ann, types.UnionType) or typing.get_origin(ann) is typing.Union else [ann]
+            args = (
+                [a for a in typing.get_args(ann) if a is not type(None)]
+                if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union
+                else [ann]
+            )
             if len(args) == 1 and args[0] in (int, float):
                 out.append((prefix + name, args[0]))
     return out
 
 
 # Fields that are durations or lengths of time (seconds or minutes): negative values are nonsense.
-TRAIN_DURATIONS = ["horizon", "max_minutes", "env.delta_time", "env.yellow_time", "env.min_green",
-                   "env.max_green", "env.jam_patience"]
+TRAIN_DURATIONS = [
+    "horizon",
+    "max_minutes",
+    "env.delta_time",
+    "env.yellow_time",
+    "env.min_green",
+    "env.max_green",
+    "env.jam_patience",
+]
 ENV_DURATIONS = ["delta_time", "yellow_time", "min_green", "max_green", "jam_patience"]
-EVAL_DURATIONS = ["series_period", "env.delta_time", "env.min_green", "env.max_green",
-                  "controller_settings.actuated.min_green", "controller_settings.actuated.max_green",
-                  "controller_settings.actuated.max_gap", "controller_settings.actuated.detector_gap",
-                  "controller_settings.webster.min_cycle", "controller_settings.webster.max_cycle",
-                  "controller_settings.webster.min_green", "controller_settings.webster.interval",
-                  "scenarios.0.horizon", "scenarios.0.end"]
+EVAL_DURATIONS = [
+    "series_period",
+    "env.delta_time",
+    "env.min_green",
+    "env.max_green",
+    "controller_settings.actuated.min_green",
+    "controller_settings.actuated.max_green",
+    "controller_settings.actuated.max_gap",
+    "controller_settings.actuated.detector_gap",
+    "controller_settings.webster.min_cycle",
+    "controller_settings.webster.max_cycle",
+    "controller_settings.webster.min_green",
+    "controller_settings.webster.interval",
+    "scenarios.0.horizon",
+    "scenarios.0.end",
+]
 
 identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,14}", fullmatch=True)
 negatives = st.one_of(st.floats(max_value=-1e-6, allow_nan=False), st.integers(max_value=-1))
 # Values no numeric field may accept: containers, and text that is not a number.
 not_numbers = st.one_of(
-    st.lists(st.integers(), max_size=3), st.dictionaries(identifiers, st.integers(), max_size=2),
-    st.text(alphabet="abcdefghjkmopqrsuvwxz", min_size=1, max_size=8))
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(identifiers, st.integers(), max_size=2),
+    st.text(alphabet="abcdefghjkmopqrsuvwxz", min_size=1, max_size=8),
+)
 
 
 def _nest(dotted: str, value: object) -> dict:
@@ -100,8 +122,7 @@ def _nest(dotted: str, value: object) -> dict:
 
 def _field_named(message: str, where: str, dotted: str) -> bool:
     """The message names the field (``where.dotted``), or, for a cross-field check, the field name."""
-    return f"{where}.{dotted}" in message or (
-        "(root)" in message and dotted.split(".")[-1] in message)
+    return f"{where}.{dotted}" in message or ("(root)" in message and dotted.split(".")[-1] in message)
 
 
 @FUZZ
@@ -171,11 +192,25 @@ def test_env_config_negative_duration_is_named(name: str, value: float) -> None:
 
 
 @FUZZ
-@given(section=st.sampled_from(["", "env.", "controller_settings.", "controller_settings.actuated.",
-                                "controller_settings.webster.", "scenarios.0."]), key=identifiers)
+@given(
+    section=st.sampled_from(
+        [
+            "",
+            "env.",
+            "controller_settings.",
+            "controller_settings.actuated.",
+            "controller_settings.webster.",
+            "scenarios.0.",
+        ]
+    ),
+    key=identifiers,
+)
 def test_eval_config_unknown_key_is_named(section: str, key: str) -> None:
-    models = {"": EvalConfig, "env.": EnvConfig, "scenarios.0.": EvalConfig.model_fields[
-        "scenarios"].annotation.__args__[0]}  # type: ignore[union-attr]
+    models = {
+        "": EvalConfig,
+        "env.": EnvConfig,
+        "scenarios.0.": EvalConfig.model_fields["scenarios"].annotation.__args__[0],
+    }  # type: ignore[union-attr]
     models.update({k: v for k, v in _sections(EvalConfig).items() if k.startswith("controller")})
     if key in models[section].model_fields:
         return
@@ -198,9 +233,14 @@ def test_eval_config_negative_duration_is_named(name: str, value: float) -> None
 
 
 @FUZZ
-@given(value=st.one_of(st.integers(max_value=0), st.lists(st.integers(min_value=1, max_value=3),
-                                                        min_size=2, max_size=4).filter(
-    lambda xs: len(set(xs)) < len(xs))))
+@given(
+    value=st.one_of(
+        st.integers(max_value=0),
+        st.lists(st.integers(min_value=1, max_value=3), min_size=2, max_size=4).filter(
+            lambda xs: len(set(xs)) < len(xs)
+        ),
+    )
+)
 def test_eval_config_bad_seeds_are_named(value: object) -> None:
     msg = rejected(ConfigError, make_eval_config, {"seeds": value})
     assert "seeds" in msg
@@ -236,14 +276,16 @@ def _write(folder: Path, name: str, text: str) -> Path:
 
 
 def _sumocfg(folder: Path, net: str, routes: str, extra: str = "") -> Path:
-    return _write(folder, "case.sumocfg",
-                  f"<configuration><input><net-file value={quoteattr(net)}/>"
-                  f"<route-files value={quoteattr(routes)}/></input>{extra}</configuration>")
+    return _write(
+        folder,
+        "case.sumocfg",
+        f"<configuration><input><net-file value={quoteattr(net)}/>"
+        f"<route-files value={quoteattr(routes)}/></input>{extra}</configuration>",
+    )
 
 
 @FUZZ
-@given(which=st.sampled_from(["net", "route", "additional", "sumocfg", "sumocfg-net"]),
-       stem=FILE_NAMES)
+@given(which=st.sampled_from(["net", "route", "additional", "sumocfg", "sumocfg-net"]), stem=FILE_NAMES)
 def test_missing_file_is_named(base, which: str, stem: str) -> None:
     net_text, rou_text, _, _ = base
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,8 +298,7 @@ def test_missing_file_is_named(base, which: str, stem: str) -> None:
         elif which == "route":
             msg = rejected(ScenarioError, scenarios.load, net, route_files=[rou, missing])
         elif which == "additional":
-            msg = rejected(ScenarioError, scenarios.load, net, route_files=[rou],
-                           additional_files=[missing])
+            msg = rejected(ScenarioError, scenarios.load, net, route_files=[rou], additional_files=[missing])
         elif which == "sumocfg":
             msg = rejected(ScenarioError, scenarios.load, missing)
         else:
@@ -271,12 +312,18 @@ def test_missing_file_is_named(base, which: str, stem: str) -> None:
 def test_truncated_xml_is_named(base, which: str, cut: float) -> None:
     """Any proper prefix of an XML document (a file cut short by a crash or a full disk)."""
     net_text, rou_text, _, tls = base
-    add_text = (f'<additional><tlLogic id="{tls[0]}" programID="p" type="static" offset="0">'
-                '<phase duration="30" state="GGGrrrGGGrrr"/></tlLogic></additional>')
+    add_text = (
+        f'<additional><tlLogic id="{tls[0]}" programID="p" type="static" offset="0">'
+        '<phase duration="30" state="GGGrrrGGGrrr"/></tlLogic></additional>'
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        texts = {"net": net_text, "route": rou_text, "additional": add_text,
-                 "sumocfg": _sumocfg(folder, "x.net.xml", "x.rou.xml").read_text()}
+        texts = {
+            "net": net_text,
+            "route": rou_text,
+            "additional": add_text,
+            "sumocfg": _sumocfg(folder, "x.net.xml", "x.rou.xml").read_text(),
+        }
         full = texts[which].rstrip()
         texts[which] = full[: int(cut * (len(full) - 1))]
         net = _write(folder, "x.net.xml", texts["net"])
@@ -313,9 +360,11 @@ def test_net_without_signals_is_named(base, drop_tl_attrs: bool, retype: str | N
 
 
 @FUZZ
-@given(bad_ids=st.lists(EDGE_IDS, min_size=1, max_size=4, unique=True),
-       kind=st.sampled_from(["route", "trip-from", "trip-to", "flow-via", "vehicle-route"]),
-       position=st.integers(0, 3))
+@given(
+    bad_ids=st.lists(EDGE_IDS, min_size=1, max_size=4, unique=True),
+    kind=st.sampled_from(["route", "trip-from", "trip-to", "flow-via", "vehicle-route"]),
+    position=st.integers(0, 3),
+)
 def test_routes_over_missing_edges_are_named(base, bad_ids: list[str], kind: str, position: int) -> None:
     net_text, _, edges, _ = base
     bad_ids = [e for e in bad_ids if e not in edges]
@@ -323,14 +372,18 @@ def test_routes_over_missing_edges_are_named(base, bad_ids: list[str], kind: str
         return
     good = sorted(edges)
     path = [good[0], good[1]]
-    path[position % 2:position % 2] = bad_ids
+    path[position % 2 : position % 2] = bad_ids
     edges_attr = quoteattr(" ".join(path))
-    body = {"route": f'<route id="r" edges={edges_attr}/>',
-            "trip-from": f'<trip id="t" depart="0" from={quoteattr(bad_ids[0])} to="{good[0]}"/>',
-            "trip-to": f'<trip id="t" depart="0" from="{good[0]}" to={quoteattr(bad_ids[0])}/>',
-            "flow-via": (f'<flow id="f" begin="0" end="10" number="2" from="{good[0]}" to="{good[1]}" '
-                         f'via={quoteattr(" ".join(bad_ids))}/>'),
-            "vehicle-route": f'<vehicle id="v" depart="0"><route edges={edges_attr}/></vehicle>'}[kind]
+    body = {
+        "route": f'<route id="r" edges={edges_attr}/>',
+        "trip-from": f'<trip id="t" depart="0" from={quoteattr(bad_ids[0])} to="{good[0]}"/>',
+        "trip-to": f'<trip id="t" depart="0" from="{good[0]}" to={quoteattr(bad_ids[0])}/>',
+        "flow-via": (
+            f'<flow id="f" begin="0" end="10" number="2" from="{good[0]}" to="{good[1]}" '
+            f"via={quoteattr(' '.join(bad_ids))}/>"
+        ),
+        "vehicle-route": f'<vehicle id="v" depart="0"><route edges={edges_attr}/></vehicle>',
+    }[kind]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         net = _write(folder, "n.net.xml", net_text)
@@ -340,8 +393,7 @@ def test_routes_over_missing_edges_are_named(base, bad_ids: list[str], kind: str
 
 
 @FUZZ
-@given(states=st.lists(NOT_GREEN, min_size=0, max_size=4), in_net=st.booleans(),
-       which=st.integers(0, 1))
+@given(states=st.lists(NOT_GREEN, min_size=0, max_size=4), in_net=st.booleans(), which=st.integers(0, 1))
 def test_signal_program_without_green_is_named(base, states: list[str], in_net: bool, which: int) -> None:
     net_text, rou_text, _, tls = base
     tls_id = tls[which % len(tls)]
@@ -360,9 +412,12 @@ def test_signal_program_without_green_is_named(base, states: list[str], in_net: 
             msg = rejected(ScenarioError, scenarios.load, bad, route_files=[rou])
         else:
             net = _write(folder, "n.net.xml", net_text)
-            bad = _write(folder, "nogreen.add.xml",
-                         f'<additional><tlLogic id="{tls_id}" programID="p" type="static" offset="0">'
-                         f"{phases}</tlLogic></additional>")
+            bad = _write(
+                folder,
+                "nogreen.add.xml",
+                f'<additional><tlLogic id="{tls_id}" programID="p" type="static" offset="0">'
+                f"{phases}</tlLogic></additional>",
+            )
             msg = rejected(ScenarioError, scenarios.load, net, route_files=[rou], additional_files=[bad])
     assert str(bad) in msg and "no green phase" in msg and tls_id in msg
 
@@ -380,9 +435,14 @@ def test_other_xml_passed_as_a_net_is_named(base, tag: str) -> None:
 
 
 # Values that are neither seconds nor [[D:]H:]M:S; some contain ':' to reach the clock-time parser.
-BAD_TIMES = st.one_of(st.text(alphabet="abcxyz:. ", min_size=1, max_size=8).filter(
-    lambda s: s.strip() != "" and not s.replace(".", "").replace(":", "").isdigit()),
-    st.just("1:x"), st.just("::"), st.just("10:"))
+BAD_TIMES = st.one_of(
+    st.text(alphabet="abcxyz:. ", min_size=1, max_size=8).filter(
+        lambda s: s.strip() != "" and not s.replace(".", "").replace(":", "").isdigit()
+    ),
+    st.just("1:x"),
+    st.just("::"),
+    st.just("10:"),
+)
 
 
 @FUZZ
@@ -393,8 +453,7 @@ def test_sumocfg_bad_time_is_named(base, option: str, value: str) -> None:
         folder = Path(tmp)
         _write(folder, "n.net.xml", net_text)
         _write(folder, "r.rou.xml", rou_text)
-        cfg = _sumocfg(folder, "n.net.xml", "r.rou.xml",
-                       f"<time><{option} value={quoteattr(value)}/></time>")
+        cfg = _sumocfg(folder, "n.net.xml", "r.rou.xml", f"<time><{option} value={quoteattr(value)}/></time>")
         msg = rejected(ScenarioError, scenarios.load, cfg)
     assert str(cfg) in msg and option in msg
 

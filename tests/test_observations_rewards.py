@@ -12,17 +12,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import ConfigError
 from envs import make_env_config, observation_names, register_observation, register_reward, reward_names
 from envs.observations import ObsDims, make_observation, neighbour_summary
 from envs.rewards import make_reward
 from envs.state import IntersectionSpec, IntersectionState
-from scenarios.errors import ConfigError
 
 # Two incoming lanes (75 m -> jam capacity 10 vehicles, limit 10 m/s), two outgoing lanes (75 m).
 # Links: in0->out0 and in0->out1 are green in phase 0, in1->out1 is green in phase 1.
 SPEC = IntersectionSpec(
-    tls_id="J", in_lanes=("a_0", "b_0"), out_lanes=("c_0", "d_0"),
-    in_length=np.array([75.0, 75.0]), in_max_speed=np.array([10.0, 10.0]),
+    tls_id="J",
+    in_lanes=("a_0", "b_0"),
+    out_lanes=("c_0", "d_0"),
+    in_length=np.array([75.0, 75.0]),
+    in_max_speed=np.array([10.0, 10.0]),
     out_length=np.array([75.0, 75.0]),
     link_lanes=np.array([[0, 0], [1, 1], [0, 1]]),
     green_links=np.array([[True, False, True], [False, True, False]]),
@@ -31,15 +34,23 @@ DIMS = ObsDims(max_lanes=3, max_phases=3, n_actions=3)
 
 
 def _state(**kw) -> IntersectionState:
-    base = dict(time=100.0, in_count=np.array([5.0, 2.0]), in_halting=np.array([3.0, 0.0]),
-                in_occupancy=np.array([0.2, 0.1]), in_mean_speed=np.array([5.0, 10.0]),
-                in_waiting=np.array([30.0, 0.0]), out_count=np.array([1.0, 4.0]), phase=1,
-                time_in_green=60.0, action_mask=np.array([True, False, True]))
+    base = dict(
+        time=100.0,
+        in_count=np.array([5.0, 2.0]),
+        in_halting=np.array([3.0, 0.0]),
+        in_occupancy=np.array([0.2, 0.1]),
+        in_mean_speed=np.array([5.0, 10.0]),
+        in_waiting=np.array([30.0, 0.0]),
+        out_count=np.array([1.0, 4.0]),
+        phase=1,
+        time_in_green=60.0,
+        action_mask=np.array([True, False, True]),
+    )
     base.update(kw)
     return IntersectionState(**base)
 
 
-PHASE_BLOCK = [0, 1, 0,  1, 0, 1,  0.5]  # one-hot phase 1 | mask | 60 s / 120 s
+PHASE_BLOCK = [0, 1, 0, 1, 0, 1, 0.5]  # one-hot phase 1 | mask | 60 s / 120 s
 
 
 def test_default_observation_by_hand() -> None:
@@ -74,8 +85,11 @@ def test_approach_observation_by_hand() -> None:
     spec = replace(SPEC, approach_zone=30.0)  # 30 m of a 75 m lane: jam capacity 4 vehicles
     vec = obs(spec, _state(in_near=np.array([3.0, 1.0]), in_near_moving=np.array([1.0, 1.0])), DIMS)
     assert obs.size(DIMS) == 19 == vec.shape[0] and vec.dtype == np.float32
-    np.testing.assert_allclose(vec, PHASE_BLOCK + [0.5, 0.2, 0.0] + [0.3, 0.0, 0.0]
-                               + [0.75, 0.25, 0.0] + [0.25, 0.25, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        vec,
+        PHASE_BLOCK + [0.5, 0.2, 0.0] + [0.3, 0.0, 0.0] + [0.75, 0.25, 0.0] + [0.25, 0.25, 0.0],
+        rtol=1e-6,
+    )
     # a zone longer than the lane is capped at the lane: 75 m -> 10 vehicles
     np.testing.assert_allclose(replace(SPEC, approach_zone=500.0).near_capacity, [10.0, 10.0])
 
@@ -88,8 +102,9 @@ def test_phase_block_clips_time_in_green_and_transition() -> None:
 
 def test_observation_truncates_to_padding_and_clips_densities() -> None:
     small = ObsDims(max_lanes=1, max_phases=2, n_actions=2)
-    vec = make_observation("default")(SPEC, _state(in_count=np.array([50.0, 2.0]), phase=0,
-                                                   action_mask=np.array([True, True])), small)
+    vec = make_observation("default")(
+        SPEC, _state(in_count=np.array([50.0, 2.0]), phase=0, action_mask=np.array([True, True])), small
+    )
     assert vec.shape[0] == make_observation("default").size(small) == 2 + 2 + 1 + 2
     assert vec[5] == 1.0  # 50 vehicles on a 10-vehicle lane: clipped density
 
@@ -156,12 +171,19 @@ _counts = st.lists(st.floats(0, 200), min_size=2, max_size=2).map(np.array)
 
 
 @settings(max_examples=60, deadline=None)
-@given(count=_counts, halting=_counts, out=_counts, speed=_counts, phase=st.integers(0, 2),
-       t=st.floats(-10, 1000))
+@given(
+    count=_counts,
+    halting=_counts,
+    out=_counts,
+    speed=_counts,
+    phase=st.integers(0, 2),
+    t=st.floats(-10, 1000),
+)
 def test_observations_stay_inside_their_box(count, halting, out, speed, phase, t) -> None:
     halting = np.minimum(halting, count)
-    state = _state(in_count=count, in_halting=halting, out_count=out, in_mean_speed=speed,
-                   phase=phase, time_in_green=t)
+    state = _state(
+        in_count=count, in_halting=halting, out_count=out, in_mean_speed=speed, phase=phase, time_in_green=t
+    )
     state.in_near, state.in_near_moving = count, halting
     for name, low in (("default", 0.0), ("approach", 0.0), ("queue", 0.0), ("pressure", -1.0)):
         obs = make_observation(name)

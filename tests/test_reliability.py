@@ -8,7 +8,6 @@ Every test checks that no SUMO process is left behind.
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import json
 import os
@@ -22,15 +21,14 @@ import numpy as np
 import psutil
 import pytest
 import yaml
+from leaks import netgenerate_grid, no_sumo_leak, sumo_processes
 
 from agents.vec_env import MultiAgentVecEnv
+from core.errors import SimulationError
 from envs import TrafficSignalEnv
 from envs.config import EnvConfig
-from envs.connection import libsumo_in_use
 from scenarios import sumo_install
-from scenarios.errors import SimulationError
 from scenarios.scenario import Scenario
-from leaks import no_sumo_leak, sumo_processes, netgenerate_grid
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,7 +60,8 @@ def first_actions(venv: MultiAgentVecEnv) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- 1. simulator faults
 def test_env_step_after_the_sumo_child_is_killed_is_a_simulation_error_and_reset_recovers(
-        single_scenario: Scenario) -> None:
+    single_scenario: Scenario,
+) -> None:
     env = TrafficSignalEnv(single_scenario, backend="traci")
     try:
         obs, infos = env.reset(seed=3)
@@ -160,18 +159,36 @@ def blocked_junction(folder: Path, end: float = 900.0) -> Scenario:
     whatever the signal does, the west approach fills and stays still (a gridlock)."""
     folder.mkdir(parents=True, exist_ok=True)
     nodes = folder / "j.nod.xml"
-    nodes.write_text('<nodes><node id="A" x="0" y="0"/><node id="B" x="300" y="0" type="traffic_light"/>'
-                     '<node id="C" x="800" y="0"/><node id="D" x="300" y="-300"/>'
-                     '<node id="E" x="300" y="300"/></nodes>')
+    nodes.write_text(
+        '<nodes><node id="A" x="0" y="0"/><node id="B" x="300" y="0" type="traffic_light"/>'
+        '<node id="C" x="800" y="0"/><node id="D" x="300" y="-300"/>'
+        '<node id="E" x="300" y="300"/></nodes>'
+    )
     edges = folder / "j.edg.xml"
-    edges.write_text('<edges><edge id="AB" from="A" to="B" numLanes="1" speed="13.89"/>'
-                     '<edge id="BC" from="B" to="C" numLanes="1" speed="13.89"/>'
-                     '<edge id="DB" from="D" to="B" numLanes="1" speed="13.89"/>'
-                     '<edge id="BE" from="B" to="E" numLanes="1" speed="13.89"/></edges>')
+    edges.write_text(
+        '<edges><edge id="AB" from="A" to="B" numLanes="1" speed="13.89"/>'
+        '<edge id="BC" from="B" to="C" numLanes="1" speed="13.89"/>'
+        '<edge id="DB" from="D" to="B" numLanes="1" speed="13.89"/>'
+        '<edge id="BE" from="B" to="E" numLanes="1" speed="13.89"/></edges>'
+    )
     net = folder / "j.net.xml"
-    subprocess.run([str(sumo_install.binary("netconvert")), "-n", str(nodes), "-e", str(edges),
-                    "-o", str(net), "--no-turnarounds", "true", "--no-warnings", "true"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(sumo_install.binary("netconvert")),
+            "-n",
+            str(nodes),
+            "-e",
+            str(edges),
+            "-o",
+            str(net),
+            "--no-turnarounds",
+            "true",
+            "--no-warnings",
+            "true",
+        ],
+        check=True,
+        capture_output=True,
+    )
     routes = folder / "j.rou.xml"
     routes.write_text(
         '<routes><vType id="car" sigma="0" length="5" minGap="2.5"/>'
@@ -180,14 +197,20 @@ def blocked_junction(folder: Path, end: float = 900.0) -> Scenario:
         f'<flow id="west" type="car" begin="1" end="{end}" vehsPerHour="1800" departLane="best">'
         '<route edges="AB BC"/></flow>'
         f'<flow id="south" type="car" begin="1" end="{end}" vehsPerHour="100"><route edges="DB BE"/></flow>'
-        '</routes>')
+        "</routes>"
+    )
     return Scenario("blocked", net, (routes,), (), begin=0, end=end)
 
 
 def test_gridlock_ends_the_episode_early_and_reports_teleports(tmp_path: Path) -> None:
     scenario = blocked_junction(tmp_path)
-    env = TrafficSignalEnv(scenario, backend="libsumo", jam_halting_fraction=0.6, jam_patience=60,
-                           sumo_args=("--time-to-teleport", "40"))
+    env = TrafficSignalEnv(
+        scenario,
+        backend="libsumo",
+        jam_halting_fraction=0.6,
+        jam_patience=60,
+        sumo_args=("--time-to-teleport", "40"),
+    )
     try:
         _, infos = env.reset(seed=1)
         assert env.agents
@@ -240,17 +263,29 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _eval_yaml(folder: Path, net: Path, routes: Path, seeds: int) -> Path:
     cfg = folder / "eval.yaml"
-    cfg.write_text(yaml.safe_dump(
-        {"scenarios": [{"name": "grid", "net": str(net), "routes": [str(routes)], "end": 600}],
-         "controllers": ["fixed_time", "max_pressure"], "seeds": seeds, "workers": 0,
-         "out": str(folder / "res")}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "scenarios": [{"name": "grid", "net": str(net), "routes": [str(routes)], "end": 600}],
+                "controllers": ["fixed_time", "max_pressure"],
+                "seeds": seeds,
+                "workers": 0,
+                "out": str(folder / "res"),
+            }
+        )
+    )
     return cfg
 
 
 def _evaluate(cfg: Path, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(REPO / "evaluate.py"), "--config", str(cfg),
-                             "--no-progress", "--no-plots"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "evaluate.py"), "--config", str(cfg), "--no-progress", "--no-plots"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        **kw,
+    )
 
 
 def _episodes(out: Path) -> dict[Path, int]:
@@ -291,7 +326,7 @@ def test_kill_9_during_evaluation_then_rerun_skips_finished_episodes(tmp_path: P
 _KILL_IN_WRITE = """
 import os, signal, sys
 from pathlib import Path
-import evaluation.harness as h
+import core.files as h
 from evaluation import load_eval_config, run
 
 real_replace = os.replace
@@ -304,13 +339,17 @@ run(load_eval_config(sys.argv[1]), progress=False, plots=False)
 """
 
 
-def test_kill_between_temp_write_and_rename_leaves_no_partial_or_stale_file(tmp_path: Path,
-                                                                            grid) -> None:
+def test_kill_between_temp_write_and_rename_leaves_no_partial_or_stale_file(tmp_path: Path, grid) -> None:
     """The worst moment for a kill: the episode's temp file is written but not yet renamed."""
     cfg = _eval_yaml(tmp_path, *grid, seeds=2)
     out = tmp_path / "res"
-    killed = subprocess.run([sys.executable, "-c", _KILL_IN_WRITE, str(cfg)], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILL_IN_WRITE, str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     done = _episodes(out)
     assert [p.name for p in done] == ["seed_1.json"]  # seed_2 never appears half-written
@@ -343,8 +382,16 @@ def test_short_soak_memory_and_fds_stay_flat(tmp_cache: Path, backend: str) -> N
 
     soak = _soak_module()
     scenario = scenarios.build("wuxi-single", horizon=60, cache_dir=tmp_cache)
-    res = soak.soak(scenario, episodes=15, n_envs=1, backend=backend, sample_every=3,
-                    max_rss_growth_mb=15.0, max_fd_growth=0, echo=False)
+    res = soak.soak(
+        scenario,
+        episodes=15,
+        n_envs=1,
+        backend=backend,
+        sample_every=3,
+        max_rss_growth_mb=15.0,
+        max_fd_growth=0,
+        echo=False,
+    )
     assert [s.episodes for s in res.samples] == [0, 3, 6, 9, 12, 15]
     assert res.verdict_problems() == [], [soak._format(s) for s in res.samples]
     assert res.max_sumo <= (1 if backend == "traci" else 0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import scenarios
-from scenarios.errors import ScenarioError
+from core.errors import ScenarioError
 from scenarios.netinfo import read_net
 from scenarios.scenario import Scenario
 from scenarios.toolrun import run_binary
@@ -51,8 +51,9 @@ def test_single_has_four_protected_greens(single_scenario: Scenario) -> None:
 def test_routes_turn_but_never_make_u_turns(single_scenario: Scenario) -> None:
     net = read_net(single_scenario.net_file)
     demand = single_scenario.route_files[0].read_text()
-    routes = [line.split('edges="')[1].split('"')[0].split() for line in demand.splitlines()
-              if "<route " in line]
+    routes = [
+        line.split('edges="')[1].split('"')[0].split() for line in demand.splitlines() if "<route " in line
+    ]
     dirs = {net.turns[a][b] for r in routes for a, b in zip(r, r[1:]) if net.turns[a][b] != "s"}
     assert {"l", "r"} <= dirs and "t" not in dirs
 
@@ -111,6 +112,7 @@ def test_describe_catalogue_returns_card(tmp_cache: Path) -> None:
 
 # --- external scenarios ---------------------------------------------------------------------
 
+
 def test_mixed_external_has_heterogeneous_signals(mixed_external: Scenario) -> None:
     sigs = {s.tls_id: s for s in read_net(mixed_external.net_file).signals}
     assert (sigs["C"].n_greens, sigs["T"].n_greens) == (4, 2)
@@ -126,7 +128,8 @@ def test_load_sumocfg_with_relative_paths(mixed_external: Scenario, tmp_path: Pa
         '<configuration><input><net-file value="mixed.net.xml"/>'
         '<route-files value="mixed.rou.xml"/></input>'
         '<time><begin value="10"/><end value="200"/><step-length value="0.5"/></time>'
-        '<processing><time-to-teleport value="120"/></processing></configuration>')
+        '<processing><time-to-teleport value="120"/></processing></configuration>'
+    )
     sc = scenarios.load(cfg)
     assert sc.net_file == mixed_external.net_file and sc.route_files == mixed_external.route_files
     assert (sc.begin, sc.end, sc.step_length, sc.name) == (10.0, 200.0, 0.5, "mixed")
@@ -138,7 +141,8 @@ def _expect(match: str, path: Path, **kwargs: object) -> None:
     with pytest.raises(ScenarioError, match=match) as info:
         scenarios.load(path, **kwargs)  # type: ignore[arg-type]
     assert str(path.name) in str(info.value) or any(
-        Path(str(p)).name in str(info.value) for p in kwargs.get("route_files", []) or [])  # type: ignore[union-attr]
+        Path(str(p)).name in str(info.value) for p in kwargs.get("route_files", []) or []
+    )  # type: ignore[union-attr]
 
 
 def test_load_missing_file(tmp_path: Path) -> None:
@@ -172,11 +176,14 @@ def test_load_routes_with_unknown_edges(mixed_external: Scenario, tmp_path: Path
 
 def test_load_program_without_green(mixed_external: Scenario, tmp_path: Path) -> None:
     add = tmp_path / "allred.add.xml"
-    add.write_text('<additional><tlLogic id="T" programID="red" type="static" offset="0">'
-                   '<phase duration="30" state="rrrrrrrrr"/></tlLogic></additional>')
+    add.write_text(
+        '<additional><tlLogic id="T" programID="red" type="static" offset="0">'
+        '<phase duration="30" state="rrrrrrrrr"/></tlLogic></additional>'
+    )
     with pytest.raises(ScenarioError, match="allred.add.xml.*no green phase"):
-        scenarios.load(mixed_external.net_file, route_files=mixed_external.route_files,
-                       additional_files=[add])
+        scenarios.load(
+            mixed_external.net_file, route_files=mixed_external.route_files, additional_files=[add]
+        )
 
 
 def test_load_net_requires_routes(mixed_external: Scenario) -> None:
@@ -186,12 +193,19 @@ def test_load_net_requires_routes(mixed_external: Scenario) -> None:
 
 # --- command line ---------------------------------------------------------------------------
 
+
 def _cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "WUXI_TSC_CACHE": str(cache)}
-    return subprocess.run([sys.executable, "-m", "scenarios", *args], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "scenarios", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_list_build_info(tmp_cache: Path) -> None:

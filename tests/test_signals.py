@@ -10,16 +10,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import InvalidActionError, ScenarioError
 from envs.signals import PhaseSet, SignalController, SignalTiming, yellow_between
-from scenarios.errors import ConfigError, InvalidActionError, ScenarioError
 
 # A netgenerate-like program: two greens, each followed by yellow (3 s) and all-red (2 s).
-WITH_ALL_RED = [(30.0, "GGrrGGrr"), (3.0, "yyrryyrr"), (2.0, "rrrrrrrr"),
-                (30.0, "rrGGrrGG"), (3.0, "rryyrryy"), (2.0, "rrrrrrrr")]
+WITH_ALL_RED = [
+    (30.0, "GGrrGGrr"),
+    (3.0, "yyrryyrr"),
+    (2.0, "rrrrrrrr"),
+    (30.0, "rrGGrrGG"),
+    (3.0, "rryyrryy"),
+    (2.0, "rrrrrrrr"),
+]
 # Three greens (with a permissive 'g' that stays green into the next phase), yellows of 3 and 4 s,
 # no all-red; the first green appears twice (must be de-duplicated).
-THREE_GREENS = [(25.0, "GGgrrr"), (4.0, "yyGrrr"), (10.0, "rrGGrr"), (3.0, "rryyrr"),
-                (20.0, "rrrrGG"), (3.0, "rrrryy"), (25.0, "GGgrrr"), (4.0, "yygrrr")]
+THREE_GREENS = [
+    (25.0, "GGgrrr"),
+    (4.0, "yyGrrr"),
+    (10.0, "rrGGrr"),
+    (3.0, "rryyrr"),
+    (20.0, "rrrrGG"),
+    (3.0, "rrrryy"),
+    (25.0, "GGgrrr"),
+    (4.0, "yygrrr"),
+]
 FOREVER = 1e5  # anything this long is a "held" green
 
 
@@ -59,8 +73,15 @@ def test_phase_set_yellow_override_and_default() -> None:
 
 def test_all_red_only_after_the_greens_the_program_clears_with_one() -> None:
     # The corridor's netconvert program: one 1-s all-red per cycle, after the side-street green.
-    program = [(45.0, "GGrr"), (3.0, "yyrr"), (20.0, "rrGr"), (3.0, "rryr"), (45.0, "rrrG"),
-               (3.0, "rrry"), (1.0, "rrrr")]
+    program = [
+        (45.0, "GGrr"),
+        (3.0, "yyrr"),
+        (20.0, "rrGr"),
+        (3.0, "rryr"),
+        (45.0, "rrrG"),
+        (3.0, "rrry"),
+        (1.0, "rrrr"),
+    ]
     ps = PhaseSet.from_program("J", program)
     assert ps.all_red_after == (0.0, 0.0, 1.0)
     assert ps.transition(0, 2) == [(3.0, "yyrr")]  # no all-red after green 0, whatever comes next
@@ -93,16 +114,25 @@ def test_transition_inserts_all_red_only_when_the_program_has_one() -> None:
     no_red = PhaseSet.from_program("J2", THREE_GREENS)
     assert no_red.transition(0, 2) == [(4.0, "yyyrrr")]
     # yellow_time=0 and no all-red: a direct switch, no zero-length phase.
-    assert PhaseSet.from_program("J", [(30.0, "GGrr"), (30.0, "rrGG")], yellow_time=0.0).transition(0, 1) == []
+    assert (
+        PhaseSet.from_program("J", [(30.0, "GGrr"), (30.0, "rrGG")], yellow_time=0.0).transition(0, 1) == []
+    )
 
 
 # ----------------------------------------------------------------------------- timing validation
-@pytest.mark.parametrize("kwargs", [
-    {"delta_time": 0.0}, {"yellow_time": -1.0}, {"min_green": 20.0, "max_green": 10.0},
-    {"action_mode": "cycle"}, {"green_durations": ()}, {"green_durations": (10.0, 0.0)},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"delta_time": 0.0},
+        {"yellow_time": -1.0},
+        {"min_green": 20.0, "max_green": 10.0},
+        {"action_mode": "cycle"},
+        {"green_durations": ()},
+        {"green_durations": (10.0, 0.0)},
+    ],
+)
 def test_signal_timing_rejects_bad_values(kwargs: dict) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
         SignalTiming(**kwargs)
 
 
@@ -129,17 +159,25 @@ def test_phase_mode_program_holds_each_green_and_each_change_runs_its_transition
     ctrl.reset(0.0)
     commands, applied = ctrl.apply(1, now=12.0)
     assert applied == 1
-    (kind, block), = commands
+    ((kind, block),) = commands
     assert kind == "set_phase"
-    assert _runs(ctrl.program, int(block)) == [(3.0, "yyrryyrr"), (2.0, "rrrrrrrr"), (pytest.approx(1e6), "rrGGrrGG")]
+    assert _runs(ctrl.program, int(block)) == [
+        (3.0, "yyrryyrr"),
+        (2.0, "rrrrrrrr"),
+        (pytest.approx(1e6), "rrGGrrGG"),
+    ]
     # ... and back: a different block, with the other yellow.
-    (_, back), = ctrl.apply(0, now=30.0)[0]
-    assert _runs(ctrl.program, int(back)) == [(3.0, "rryyrryy"), (2.0, "rrrrrrrr"), (pytest.approx(1e6), "GGrrGGrr")]
+    ((_, back),) = ctrl.apply(0, now=30.0)[0]
+    assert _runs(ctrl.program, int(back)) == [
+        (3.0, "rryyrryy"),
+        (2.0, "rrrrrrrr"),
+        (pytest.approx(1e6), "GGrrGGrr"),
+    ]
 
 
 def test_phase_mode_reset_starts_in_first_green() -> None:
     ctrl = _phase_ctrl()
-    (kind, index), = ctrl.reset(100.0)
+    ((kind, index),) = ctrl.reset(100.0)
     assert kind == "set_phase"
     assert ctrl.program[int(index)] == (pytest.approx(1e6), "GGgrrr")
     assert ctrl.current == 0 and ctrl.time_in_green(107.0) == 7.0
@@ -150,7 +188,7 @@ def test_phase_mode_min_and_max_green_masks() -> None:
     ctrl.reset(0.0)
     assert ctrl.mask(0.0).tolist() == [True, False, False, False]
     assert ctrl.mask(9.9).tolist() == [True, False, False, False]  # min green
-    assert ctrl.mask(10.0).tolist() == [True, True, True, False]   # free choice; padding never
+    assert ctrl.mask(10.0).tolist() == [True, True, True, False]  # free choice; padding never
     assert ctrl.mask(29.9).tolist() == [True, True, True, False]
     assert ctrl.mask(30.0).tolist() == [False, True, True, False]  # max green: must change
 
@@ -235,8 +273,16 @@ def _commit(result: tuple[list, int]) -> tuple[float, int]:
 
 
 def _duration_ctrl(program=WITH_ALL_RED, **timing) -> SignalController:
-    t = SignalTiming(**{"delta_time": 6.0, "min_green": 10.0, "max_green": 40.0,
-                        "action_mode": "duration", "green_durations": DURATIONS, **timing})
+    t = SignalTiming(
+        **{
+            "delta_time": 6.0,
+            "min_green": 10.0,
+            "max_green": 40.0,
+            "action_mode": "duration",
+            "green_durations": DURATIONS,
+            **timing,
+        }
+    )
     return SignalController(PhaseSet.from_program("J", program), t, len(t.green_durations))
 
 
@@ -376,5 +422,5 @@ def test_without_max_red_a_phase_can_wait_forever() -> None:
 
 
 def test_max_red_must_be_positive() -> None:
-    with pytest.raises(ConfigError, match="max_red"):
+    with pytest.raises(ValueError, match="max_red"):
         SignalTiming(max_red=0.0)

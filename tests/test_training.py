@@ -13,22 +13,40 @@ from pathlib import Path
 
 import pytest
 
-from agents.config import TrainConfig, load_config
+from agents.config import TrainConfig
 from agents.runs import latest_checkpoint
-from scenarios.errors import CheckpointError, ConfigError
+from core.config import load_config
+from core.errors import CheckpointError, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
-    "scenario=wuxi-single", "horizon=300", "n_envs=1", "total_timesteps=240", "checkpoint_every=60",
-    "ppo.n_steps=60", "ppo.batch_size=60", "ppo.n_epochs=1", "max_minutes=null",
+    "scenario=wuxi-single",
+    "horizon=300",
+    "n_envs=1",
+    "total_timesteps=240",
+    "checkpoint_every=60",
+    "ppo.n_steps=60",
+    "ppo.batch_size=60",
+    "ppo.n_epochs=1",
+    "max_minutes=null",
 ]
 
 
 def _train(tmp_path: Path, *extra: str, no_eval: bool = True, timeout: float = 300) -> Path:
-    args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/wuxi_core.yaml"),
-            "--no-progress", *(["--no-eval"] if no_eval else []), *TINY, f"run_root={tmp_path}", *extra]
-    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ))
+    args = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--config",
+        str(ROOT / "configs/wuxi_core.yaml"),
+        "--no-progress",
+        *(["--no-eval"] if no_eval else []),
+        *TINY,
+        f"run_root={tmp_path}",
+        *extra,
+    ]
+    proc = subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = [p for p in tmp_path.iterdir() if p.is_dir() and "__mappo__" in p.name]
     assert len(runs) == 1
@@ -48,8 +66,14 @@ def _tb_scalar_tags(run: Path) -> set[str]:
 
 def test_tiny_training_run_writes_a_complete_run_folder(tmp_path: Path, tmp_cache: Path) -> None:
     run = _train(tmp_path)
-    for name in ("config.yaml", "command.txt", "meta.json", "final_model.zip", "vecnormalize.pkl",
-                 "metrics.csv"):
+    for name in (
+        "config.yaml",
+        "command.txt",
+        "meta.json",
+        "final_model.zip",
+        "vecnormalize.pkl",
+        "metrics.csv",
+    ):
         assert (run / name).is_file(), name
     meta = json.loads((run / "meta.json").read_text())
     assert meta["git_commit"] and "stable-baselines3" in meta["versions"] and "torch" in meta["versions"]
@@ -72,8 +96,17 @@ def test_tiny_training_run_writes_a_complete_run_folder(tmp_path: Path, tmp_cach
 
 
 def test_kill_and_resume_keeps_the_timestep_counter(tmp_path: Path, tmp_cache: Path) -> None:
-    args = [sys.executable, str(ROOT / "train.py"), "--config", str(ROOT / "configs/wuxi_core.yaml"),
-            "--no-progress", "--no-eval", *TINY, f"run_root={tmp_path}", "total_timesteps=100000"]
+    args = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--config",
+        str(ROOT / "configs/wuxi_core.yaml"),
+        "--no-progress",
+        "--no-eval",
+        *TINY,
+        f"run_root={tmp_path}",
+        "total_timesteps=100000",
+    ]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 240
@@ -94,10 +127,16 @@ def test_kill_and_resume_keeps_the_timestep_counter(tmp_path: Path, tmp_cache: P
     assert step >= 120
     # shorten the remaining budget so the test stays quick, then resume
     cfg_path = run / "config.yaml"
-    cfg_path.write_text(cfg_path.read_text().replace("total_timesteps: 100000",
-                                                     f"total_timesteps: {step + 120}"))
-    res = subprocess.run([sys.executable, str(ROOT / "train.py"), "--resume", str(run), "--no-progress",
-                          "--no-eval"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    cfg_path.write_text(
+        cfg_path.read_text().replace("total_timesteps: 100000", f"total_timesteps: {step + 120}")
+    )
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--resume", str(run), "--no-progress", "--no-eval"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     from sb3_contrib import MaskablePPO
 
@@ -124,17 +163,24 @@ def test_config_typo_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"env\.min_green"):
         load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml", ["env.min_green=-3"])
     with pytest.raises(ConfigError, match=r"warm_start\.teacher.*env\.observation"):
-        load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml",
-                    ["warm_start.teacher=gap_out", "env.observation=default"])
+        load_config(
+            TrainConfig,
+            ROOT / "configs/wuxi_core.yaml",
+            ["warm_start.teacher=gap_out", "env.observation=default"],
+        )
     with pytest.raises(ConfigError, match=r"warm_start\.teacher.*env\.detector_range"):
         load_config(TrainConfig, ROOT / "configs/wuxi_core.yaml", ["warm_start.teacher=time_loss"])
-    res = subprocess.run([sys.executable, str(ROOT / "train.py"), "n_env=3"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "n_env=3"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "n_env" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_centralised_critic_trains_and_actor_reads_only_its_own_part(tmp_path: Path,
-                                                                     tmp_cache: Path) -> None:
+def test_centralised_critic_trains_and_actor_reads_only_its_own_part(tmp_path: Path, tmp_cache: Path) -> None:
     run = _train(tmp_path, "env.critic_obs=true", "env.neighbour_obs=false")
     from sb3_contrib import MaskablePPO
 

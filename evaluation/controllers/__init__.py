@@ -12,7 +12,7 @@ Two kinds (``native`` says which):
   harness calls it once per scenario (cached in ``workdir``) and then only steps the simulation.
 
 Learned policies plug in by prefix without this package importing them: ``ppo:PATH`` ->
-``agents.policy.load_policy_controller(PATH)``, ``onnx:PATH`` ->
+``agents.controller.load_policy_controller(PATH)``, ``onnx:PATH`` ->
 ``agents.runtime.load_onnx_controller(PATH)``.
 """
 
@@ -21,12 +21,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from core.errors import ConfigError
 from evaluation.config import ControllerSettings
-from scenarios.errors import ConfigError
 from scenarios.scenario import Scenario
 
 
@@ -57,10 +58,14 @@ class NativeInputs:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "NativeInputs":
+    def from_json(cls, text: str) -> NativeInputs:
         data = json.loads(text)
-        return cls(tuple(data["additional_files"]), tuple(data["extra_args"]), dict(data["programs"]),
-                   dict(data["info"]))
+        return cls(
+            tuple(data["additional_files"]),
+            tuple(data["extra_args"]),
+            dict(data["programs"]),
+            dict(data["info"]),
+        )
 
 
 @runtime_checkable
@@ -90,7 +95,7 @@ class NativeController(Controller, Protocol):
 Factory = Callable[[str | None, ControllerSettings], Controller]
 _REGISTRY: dict[str, Factory] = {}
 _PLUGINS: dict[str, tuple[str, str]] = {
-    "ppo": ("agents.policy", "load_policy_controller"),
+    "ppo": ("agents.controller", "load_policy_controller"),
     "onnx": ("agents.runtime", "load_onnx_controller"),
 }
 
@@ -122,12 +127,15 @@ def make_controller(spec: str, settings: ControllerSettings | None = None) -> Co
         try:
             loader = getattr(importlib.import_module(module), func)
         except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"controller {spec!r}: cannot import {module}.{func} ({exc}); "
-                              "install the training extras (pip install -e .).") from None
+            raise ConfigError(
+                f"controller {spec!r}: cannot import {module}.{func} ({exc}); "
+                "install the training extras (pip install -e .)."
+            ) from None
         return loader(arg)
     if name not in _REGISTRY:
-        raise ConfigError(f"controller {spec!r} is unknown; known controllers: "
-                          f"{', '.join(controller_names())}.")
+        raise ConfigError(
+            f"controller {spec!r} is unknown; known controllers: {', '.join(controller_names())}."
+        )
     return _REGISTRY[name](arg if sep else None, settings)
 
 
@@ -139,11 +147,18 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    from evaluation.controllers import actuated, fixed, pressure
+    from evaluation.controllers import actuated, fixed, heuristics
 
-    for module in (actuated, fixed, pressure):
+    for module in (actuated, fixed, heuristics):
         module.register(register_controller)
 
 
-__all__ = ["Controller", "EnvController", "NativeController", "NativeInputs", "controller_names",
-           "make_controller", "register_controller"]
+__all__ = [
+    "Controller",
+    "EnvController",
+    "NativeController",
+    "NativeInputs",
+    "controller_names",
+    "make_controller",
+    "register_controller",
+]

@@ -12,8 +12,8 @@ the detectors itself (on every incoming lane, as its documentation describes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from evaluation.config import ActuatedSettings
 from evaluation.controllers import NativeInputs
@@ -49,9 +49,11 @@ class SumoActuated:
                     phases.append(Phase(p.duration, p.state))
             logics.append(TlLogic(tls, program_id, phases, kind=self.kind, params=params))
         path = write_additional(workdir / f"{self.kind}.add.xml", logics)
-        return NativeInputs(additional_files=(str(path.resolve()),),
-                            programs={lg.tls_id: program_id for lg in logics},
-                            info={"min_green": s.min_green, "max_green": s.max_green, **params})
+        return NativeInputs(
+            additional_files=(str(path.resolve()),),
+            programs={lg.tls_id: program_id for lg in logics},
+            info={"min_green": s.min_green, "max_green": s.max_green, **params},
+        )
 
 
 def register(add: Callable) -> None:

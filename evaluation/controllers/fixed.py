@@ -18,14 +18,19 @@ from __future__ import annotations
 import dataclasses
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from envs.connection import SumoConnection
 from evaluation.config import WebsterSettings
 from evaluation.controllers import NativeInputs
-from evaluation.controllers.programs import (Phase, SignalProgram, TlLogic, is_green, read_programs,
-                                             write_additional)
+from evaluation.controllers.programs import (
+    Phase,
+    SignalProgram,
+    TlLogic,
+    read_programs,
+    write_additional,
+)
 from scenarios.scenario import Scenario
 
 PROGRAM_ID = "eval-webster"
@@ -41,14 +46,17 @@ class FixedTime:
         return NativeInputs()
 
 
-def measure_lane_flows(scenario: Scenario, workdir: Path, settings: WebsterSettings
-                       ) -> tuple[dict[str, SignalProgram], list[tuple[float, dict[str, float]]]]:
+def measure_lane_flows(
+    scenario: Scenario, workdir: Path, settings: WebsterSettings
+) -> tuple[dict[str, SignalProgram], list[tuple[float, dict[str, float]]]]:
     """Run the static plan once; return the static programs and per interval ``(length_s,
     {lane: arriving vehicles})``."""
     out = workdir / "lanes.xml"
     add = workdir / "measure.add.xml"
-    add.write_text(f'<additional>\n    <laneData id="webster" file="{out.resolve()}" '
-                   f'period="{settings.interval:g}" excludeEmpty="true"/>\n</additional>\n')
+    add.write_text(
+        f'<additional>\n    <laneData id="webster" file="{out.resolve()}" '
+        f'period="{settings.interval:g}" excludeEmpty="true"/>\n</additional>\n'
+    )
     measured = dataclasses.replace(scenario, additional_files=(*scenario.additional_files, add.resolve()))
     with SumoConnection(measured, seed=settings.measure_seed) as conn:
         programs = read_programs(conn)
@@ -88,8 +96,9 @@ def critical_ratios(prog: SignalProgram, flow_ratio: dict[str, float]) -> dict[i
     return y
 
 
-def webster_plan(prog: SignalProgram, y: dict[int, float], settings: WebsterSettings
-                 ) -> tuple[list[Phase], dict[str, float]]:
+def webster_plan(
+    prog: SignalProgram, y: dict[int, float], settings: WebsterSettings
+) -> tuple[list[Phase], dict[str, float]]:
     """Webster cycle and green splits for one signal; returns the phases and what was computed."""
     lost = sum(p.duration for k, p in enumerate(prog.phases) if k not in y)
     total_y = sum(y.values())
@@ -109,16 +118,22 @@ def webster_plan(prog: SignalProgram, y: dict[int, float], settings: WebsterSett
         fixed |= short
         rest = effective - settings.min_green * len(fixed)
         free_y = sum(y[k] for k in y if k not in fixed)
-        greens = {k: settings.min_green if k in fixed else
-                  (rest * y[k] / free_y if free_y > 0 else rest / max(len(y) - len(fixed), 1))
-                  for k in y}
+        greens = {
+            k: settings.min_green
+            if k in fixed
+            else (rest * y[k] / free_y if free_y > 0 else rest / max(len(y) - len(fixed), 1))
+            for k in y
+        }
     rounded = {k: float(round(g)) for k, g in greens.items()}
     biggest = max(rounded, key=lambda k: (rounded[k], -k))
     rounded[biggest] += round(sum(greens.values())) - sum(rounded.values())  # keep the cycle
-    phases = [Phase(rounded[k] if k in rounded else p.duration, p.state)
-              for k, p in enumerate(prog.phases)]
-    return phases, {"Y": round(total_y, 4), "cycle": sum(p.duration for p in phases), "lost": lost,
-                    "c0": round(c0, 1)}
+    phases = [Phase(rounded[k] if k in rounded else p.duration, p.state) for k, p in enumerate(prog.phases)]
+    return phases, {
+        "Y": round(total_y, 4),
+        "cycle": sum(p.duration for p in phases),
+        "lost": lost,
+        "c0": round(c0, 1),
+    }
 
 
 class Webster:
@@ -144,19 +159,24 @@ class Webster:
                 for _, c in intervals:
                     for lane, n in c.items():
                         counts[lane] += n
-                candidates.append({lane: n * 3600.0 / total / s.saturation_flow
-                                   for lane, n in counts.items()})
+                candidates.append(
+                    {lane: n * 3600.0 / total / s.saturation_flow for lane, n in counts.items()}
+                )
             else:
                 for length, c in intervals:
-                    candidates.append({lane: n * 3600.0 / length / s.saturation_flow
-                                       for lane, n in c.items()})
+                    candidates.append(
+                        {lane: n * 3600.0 / length / s.saturation_flow for lane, n in c.items()}
+                    )
             ys = [critical_ratios(prog, ratio) for ratio in candidates]
             y = max(ys, key=lambda d: sum(d.values()))  # the design interval: the busiest one
             phases, info[tls] = webster_plan(prog, y, s)
             logics.append(TlLogic(tls, PROGRAM_ID, phases))
         path = write_additional(workdir / "webster.add.xml", logics)
-        return NativeInputs(additional_files=(str(path.resolve()),),
-                            programs={lg.tls_id: PROGRAM_ID for lg in logics}, info=info)
+        return NativeInputs(
+            additional_files=(str(path.resolve()),),
+            programs={lg.tls_id: PROGRAM_ID for lg in logics},
+            info=info,
+        )
 
 
 def register(add: Callable) -> None:

@@ -7,11 +7,12 @@ after start-up that the running program is the one written here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import quoteattr
 
+from core.files import atomic_write_text
 from envs.connection import SumoConnection
 from scenarios.scenario import Scenario
 
@@ -84,23 +85,22 @@ class TlLogic:
     params: dict[str, str] = field(default_factory=dict)
 
     def xml(self) -> str:
-        lines = [f"    <tlLogic id={quoteattr(self.tls_id)} type={quoteattr(self.kind)} "
-                 f"programID={quoteattr(self.program_id)} offset=\"{self.offset:g}\">"]
+        lines = [
+            f"    <tlLogic id={quoteattr(self.tls_id)} type={quoteattr(self.kind)} "
+            f'programID={quoteattr(self.program_id)} offset="{self.offset:g}">'
+        ]
         for key, value in self.params.items():
             lines.append(f"        <param key={quoteattr(key)} value={quoteattr(value)}/>")
         for p in self.phases:
             extra = ""
             if p.min_dur is not None and p.max_dur is not None:
-                extra = f" minDur=\"{p.min_dur:g}\" maxDur=\"{p.max_dur:g}\""
-            lines.append(f"        <phase duration=\"{p.duration:g}\"{extra} state={quoteattr(p.state)}/>")
+                extra = f' minDur="{p.min_dur:g}" maxDur="{p.max_dur:g}"'
+            lines.append(f'        <phase duration="{p.duration:g}"{extra} state={quoteattr(p.state)}/>')
         lines.append("    </tlLogic>")
         return "\n".join(lines)
 
 
 def write_additional(path: Path, logics: Sequence[TlLogic]) -> Path:
     """Write ``logics`` as a SUMO additional file (atomically)."""
-    text = "<additional>\n" + "\n".join(lg.xml() for lg in logics) + "\n</additional>\n"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write_text(path, "<additional>\n" + "\n".join(lg.xml() for lg in logics) + "\n</additional>\n")
     return path

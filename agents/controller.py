@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from agents.config import TrainConfig, load_config
+from agents.config import TrainConfig
+from core.config import load_config
+from core.errors import CheckpointError, ConfigError
 from envs.config import EnvConfig
-from scenarios.errors import CheckpointError, ConfigError
 
 
 def find_run_files(path: str | Path) -> tuple[Path, Path]:
@@ -64,7 +65,7 @@ class PolicyController:
         self.name = name or "ppo"
         try:
             self.model = MaskablePPO.load(self.model_path, device="cpu")
-        except Exception as exc:  # zipfile/pickle/torch errors on a truncated or foreign file
+        except Exception as exc:  # noqa: BLE001 - zipfile/pickle/torch errors on a truncated or foreign file
             raise CheckpointError(f"cannot load policy {self.model_path}: {exc}") from None
         self.n_obs = int(self.model.observation_space.shape[0])
         self._agents: list[str] = []
@@ -77,9 +78,11 @@ class PolicyController:
         """
         size = env.observation_space(env.possible_agents[0]).shape[0]
         if size != self.n_obs:
-            raise ConfigError(f"policy {self.model_path} expects observations of size {self.n_obs}, "
-                              f"the scenario gives {size}: evaluate with the policy's env config "
-                              "(max_lanes/max_phases padding, observation, neighbour options).")
+            raise ConfigError(
+                f"policy {self.model_path} expects observations of size {self.n_obs}, "
+                f"the scenario gives {size}: evaluate with the policy's env config "
+                "(max_lanes/max_phases padding, observation, neighbour options)."
+            )
         self._agents = list(env.possible_agents)
 
     def act(self, observations: dict[str, np.ndarray], infos: dict[str, dict]) -> dict[str, int]:

@@ -67,8 +67,9 @@ class CentralisedCriticPolicy(MaskableActorCriticPolicy):
         self.pi_features_extractor = OwnObservation(self.observation_space, self.actor_obs_size)
         self.features_extractor = self.pi_features_extractor
         arch = self.net_arch if isinstance(self.net_arch, list) else self.net_arch.get("pi", [64, 64])
-        self.mlp_extractor = SplitMlpExtractor(self.actor_obs_size,
-                                               self.vf_features_extractor.features_dim, list(arch))
+        self.mlp_extractor = SplitMlpExtractor(
+            self.actor_obs_size, self.vf_features_extractor.features_dim, list(arch)
+        )
 
 
 def policy_kwargs(config: Any, venv: Any) -> dict[str, Any]:

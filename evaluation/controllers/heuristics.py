@@ -6,11 +6,9 @@ The pickers themselves live in :mod:`envs.heuristics` (the trainer uses them as 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from envs.heuristics import GapOut, GreedyQueue, MaxPressure, TimeLoss
-
-__all__ = ["GapOut", "GreedyQueue", "MaxPressure", "TimeLoss", "register"]
 
 
 def register(add: Callable) -> None:
@@ -18,5 +16,6 @@ def register(add: Callable) -> None:
     add("max_pressure", lambda arg, settings: MaxPressure())
     add("greedy", lambda arg, settings: GreedyQueue())
     add("gap_out", lambda arg, settings: GapOut(settings.gap_out.env_updates()))
-    add("time_loss", lambda arg, settings: TimeLoss(settings.time_loss.skip,
-                                                    settings.time_loss.env_updates()))
+    add(
+        "time_loss", lambda arg, settings: TimeLoss(settings.time_loss.skip, settings.time_loss.env_updates())
+    )

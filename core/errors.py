@@ -2,8 +2,8 @@
 
 Every error a user can cause (a bad config, a broken scenario file, an invalid action) is raised as
 a subclass of :class:`TSCError`, with a message that names the file or field and says how to fix it.
-It lives in the lowest layer (``scenarios``) so that every other package can import it without
-breaking the one-way import order ``scenarios -> envs -> agents -> evaluation -> entry points``.
+It lives in the lowest layer (``core``) so that every other package can import it without
+breaking the one-way import order ``core -> scenarios -> envs -> agents -> evaluation -> entry points``.
 """
 
 from __future__ import annotations
