@@ -53,7 +53,8 @@ class PolicyController:
 
     def __init__(self, path: str | Path, name: str | None = None) -> None:
         import torch
-        from sb3_contrib import MaskablePPO  # torch is needed here only
+
+        from agents.networks import load_model  # torch is needed here only
 
         # One thread: the harness runs one episode per core; a small MLP on torch's default thread
         # pool spends most of its time synchronising threads (measured 2.3x slower per decision
@@ -64,7 +65,7 @@ class PolicyController:
         self.env_config: EnvConfig = self.config.env
         self.name = name or "ppo"
         try:
-            self.model = MaskablePPO.load(self.model_path, device="cpu")
+            self.model = load_model(self.model_path, self.config)
         except Exception as exc:  # noqa: BLE001 - zipfile/pickle/torch errors on a truncated or foreign file
             raise CheckpointError(f"cannot load policy {self.model_path}: {exc}") from None
         self.n_obs = int(self.model.observation_space.shape[0])

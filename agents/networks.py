@@ -8,6 +8,7 @@ Chu et al. 2019). Both halves are plain MLPs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -83,3 +84,15 @@ def policy_kwargs(config: Any, venv: Any) -> dict[str, Any]:
 def policy_class(config: Any) -> Any:
     """The policy class (or SB3 alias) for a TrainConfig."""
     return CentralisedCriticPolicy if config.env.critic_obs else "MlpPolicy"
+
+
+def load_model(path: str | Path, config: Any, **kwargs: Any) -> Any:
+    """A saved MaskablePPO model of a run with this TrainConfig.
+
+    The policy class is given, not unpickled: a model stores its class by module path, and runs
+    saved before this module was renamed (``agents.policies``) would otherwise fail to load.
+    """
+    from sb3_contrib import MaskablePPO
+
+    custom = {"policy_class": CentralisedCriticPolicy} if config.env.critic_obs else None
+    return MaskablePPO.load(path, custom_objects=custom, device="cpu", **kwargs)

@@ -56,12 +56,13 @@ class Progress:
         """Show the bar from ``steps`` agent-steps on."""
         self._steps0, self._t0 = steps, time.time()
         if self.enabled:
+            # The text after the bar is ours (agent-steps, the time left of the binding budget):
+            # tqdm's own rate-based ETA would follow the step budget only.
             self._bar = tqdm(
                 total=1000,
-                desc="training",
                 file=sys.stderr,
                 dynamic_ncols=True,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+                bar_format="training: {percentage:3.0f}%|{bar}| {desc}",
             )
             self.update(steps, force=True)
 
@@ -95,7 +96,7 @@ class Progress:
             [self._postfix] if self._postfix else []
         )
         self._bar.n = int(1000 * frac)
-        self._bar.set_postfix_str(" | ".join(parts), refresh=False)
+        self._bar.set_description_str(" | ".join(parts), refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:

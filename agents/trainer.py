@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import Evaluator, TrainingCallback
 from agents.config import TrainConfig
-from agents.networks import policy_class, policy_kwargs
+from agents.networks import load_model, policy_class, policy_kwargs
 from agents.progress import Progress
 from agents.runs import latest_checkpoint, new_run_dir, write_metadata
 from agents.vec_env import MultiAgentVecEnv, training_seed_base
@@ -94,7 +94,7 @@ def _make_model(
     config: TrainConfig, env: Any, venv: MultiAgentVecEnv, run: Path, checkpoint: dict[str, Any] | None
 ) -> MaskablePPO:
     if checkpoint is not None:
-        return MaskablePPO.load(checkpoint["model"], env=env, device="cpu")
+        return load_model(checkpoint["model"], config, env=env)
     p = config.ppo
     return MaskablePPO(
         policy_class(config),

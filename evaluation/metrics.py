@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Metric name -> (label, unit, lower is better). The order is the report's column order.
@@ -58,6 +59,89 @@ def _f(elem: ET.Element, key: str) -> float:
     return float(elem.get(key, 0.0))
 
 
+@dataclass
+class TripTotals:
+    """Sums over the tripinfo output (finished and unfinished trips)."""
+
+    trips: int = 0
+    arrived: int = 0
+    travel_time: float = 0.0
+    delay: float = 0.0
+    waiting_time: float = 0.0
+    stops: float = 0.0
+    depart_delay: float = 0.0
+    finished_time_loss: float = 0.0
+    co2_mg: float = 0.0
+    fuel_mg: float = 0.0
+
+
+@dataclass
+class SummaryTotals:
+    """Sums over the summary output (one ``step`` element per simulation step), and its series."""
+
+    steps: int = 0
+    backlog_integral: float = 0.0  # vehicle-seconds spent waiting to enter
+    queue_sum: float = 0.0
+    backlog_sum: float = 0.0
+    max_queue: float = 0.0
+    teleports: float = 0.0
+    final_backlog: float = 0.0
+    series: dict[str, list[float]] = field(
+        default_factory=lambda: {"time": [], "queue": [], "arrived": [], "backlog": [], "running": []}
+    )
+
+
+def read_trips(path: Path) -> TripTotals:
+    """Sum a ``tripinfo.xml`` (written with ``write-unfinished`` and the emissions device)."""
+    tot = TripTotals()
+    for _, elem in ET.iterparse(path, events=("end",)):
+        if elem.tag != "tripinfo":
+            continue
+        tot.trips += 1
+        dd = max(_f(elem, "departDelay"), 0.0)
+        tot.travel_time += _f(elem, "duration") + dd
+        tot.delay += _f(elem, "timeLoss") + dd
+        tot.waiting_time += _f(elem, "waitingTime")
+        tot.stops += _f(elem, "waitingCount")
+        tot.depart_delay += dd
+        if _f(elem, "arrival") >= 0:
+            tot.arrived += 1
+            tot.finished_time_loss += _f(elem, "timeLoss")
+        emissions = elem.find("emissions")
+        if emissions is not None:
+            tot.co2_mg += _f(emissions, "CO2_abs")
+            tot.fuel_mg += _f(emissions, "fuel_abs")
+        elem.clear()
+    return tot
+
+
+def read_summary(path: Path, series_period: float, step_length: float) -> SummaryTotals:
+    """Sum a ``summary.xml`` and sample its series every ``series_period`` seconds."""
+    tot = SummaryTotals()
+    series = tot.series
+    next_sample = 0.0
+    for _, elem in ET.iterparse(path, events=("end",)):
+        if elem.tag != "step":
+            continue
+        t, waiting, halting = _f(elem, "time"), _f(elem, "waiting"), _f(elem, "halting")
+        tot.backlog_integral += waiting * step_length
+        tot.queue_sum += halting
+        tot.backlog_sum += waiting
+        tot.steps += 1
+        tot.max_queue = max(tot.max_queue, halting)
+        tot.teleports = _f(elem, "teleports")
+        tot.final_backlog = waiting
+        if t + 1e-9 >= next_sample:
+            series["time"].append(t)
+            series["queue"].append(halting)
+            series["arrived"].append(_f(elem, "arrived"))
+            series["backlog"].append(waiting)
+            series["running"].append(_f(elem, "running"))
+            next_sample = (math.floor(t / series_period) + 1) * series_period
+        elem.clear()
+    return tot
+
+
 def parse_outputs(
     folder: Path, series_period: float = 60.0, step_length: float = 1.0
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
@@ -72,75 +156,31 @@ def parse_outputs(
         ``(metrics, series)``; ``series`` has ``time``, ``queue`` (halting), ``arrived``
         (cumulative), ``backlog`` and ``running`` lists of equal length.
     """
-    n_trips = arrived = 0
-    sum_tt = sum_delay = sum_wait = sum_stops = sum_depart_delay = 0.0
-    sum_fin_loss = co2_mg = fuel_mg = 0.0
-    for _, elem in ET.iterparse(folder / "tripinfo.xml", events=("end",)):
-        if elem.tag != "tripinfo":
-            continue
-        n_trips += 1
-        dd = max(_f(elem, "departDelay"), 0.0)
-        sum_tt += _f(elem, "duration") + dd
-        sum_delay += _f(elem, "timeLoss") + dd
-        sum_wait += _f(elem, "waitingTime")
-        sum_stops += _f(elem, "waitingCount")
-        sum_depart_delay += dd
-        if _f(elem, "arrival") >= 0:
-            arrived += 1
-            sum_fin_loss += _f(elem, "timeLoss")
-        emissions = elem.find("emissions")
-        if emissions is not None:
-            co2_mg += _f(emissions, "CO2_abs")
-            fuel_mg += _f(emissions, "fuel_abs")
-        elem.clear()
-
-    series: dict[str, list[float]] = {"time": [], "queue": [], "arrived": [], "backlog": [], "running": []}
-    backlog_integral = queue_sum = backlog_sum = 0.0
-    n_steps = 0
-    max_queue = teleports = final_backlog = 0.0
-    next_sample = 0.0
-    for _, elem in ET.iterparse(folder / "summary.xml", events=("end",)):
-        if elem.tag != "step":
-            continue
-        t, waiting, halting = _f(elem, "time"), _f(elem, "waiting"), _f(elem, "halting")
-        backlog_integral += waiting * step_length
-        queue_sum += halting
-        backlog_sum += waiting
-        n_steps += 1
-        max_queue = max(max_queue, halting)
-        teleports = _f(elem, "teleports")
-        final_backlog = waiting
-        if t + 1e-9 >= next_sample:
-            series["time"].append(t)
-            series["queue"].append(halting)
-            series["arrived"].append(_f(elem, "arrived"))
-            series["backlog"].append(waiting)
-            series["running"].append(_f(elem, "running"))
-            next_sample = (math.floor(t / series_period) + 1) * series_period
-        elem.clear()
-
-    never = int(round(final_backlog))
+    trips = read_trips(folder / "tripinfo.xml")
+    summary = read_summary(folder / "summary.xml", series_period, step_length)
+    never = int(round(summary.final_backlog))
     # Time the never-inserted vehicles have waited to enter: total backlog time minus the part
     # that inserted vehicles waited (their departDelay). Clamped: the two are sampled differently.
-    never_wait = max(backlog_integral - sum_depart_delay, 0.0) if never else 0.0
-    vehicles = n_trips + never
+    never_wait = max(summary.backlog_integral - trips.depart_delay, 0.0) if never else 0.0
+    vehicles = trips.trips + never
     per = 1.0 / vehicles if vehicles else 0.0
+    n_trips, n_steps = trips.trips, summary.steps
     metrics = {
-        "delay": (sum_delay + never_wait) * per,
-        "travel_time": (sum_tt + never_wait) * per,
-        "waiting_time": sum_wait / n_trips if n_trips else 0.0,
-        "stops": sum_stops / n_trips if n_trips else 0.0,
-        "queue": queue_sum / n_steps if n_steps else 0.0,
-        "max_queue": max_queue,
-        "throughput": float(arrived),
+        "delay": (trips.delay + never_wait) * per,
+        "travel_time": (trips.travel_time + never_wait) * per,
+        "waiting_time": trips.waiting_time / n_trips if n_trips else 0.0,
+        "stops": trips.stops / n_trips if n_trips else 0.0,
+        "queue": summary.queue_sum / n_steps if n_steps else 0.0,
+        "max_queue": summary.max_queue,
+        "throughput": float(trips.arrived),
         "vehicles": float(vehicles),
-        "unfinished": float(n_trips - arrived),
+        "unfinished": float(trips.trips - trips.arrived),
         "never_inserted": float(never),
-        "backlog": backlog_sum / n_steps if n_steps else 0.0,
-        "depart_delay": (sum_depart_delay + never_wait) * per,
-        "teleports": teleports,
-        "co2": co2_mg / 1e6,
-        "fuel": fuel_mg / 1e6,
-        "finished_time_loss": sum_fin_loss / arrived if arrived else 0.0,
+        "backlog": summary.backlog_sum / n_steps if n_steps else 0.0,
+        "depart_delay": (trips.depart_delay + never_wait) * per,
+        "teleports": summary.teleports,
+        "co2": trips.co2_mg / 1e6,
+        "fuel": trips.fuel_mg / 1e6,
+        "finished_time_loss": trips.finished_time_loss / trips.arrived if trips.arrived else 0.0,
     }
-    return metrics, series
+    return metrics, summary.series

@@ -31,17 +31,13 @@ INFO_KEYS = {
 
 @pytest.mark.parametrize("mode", MODES)
 def test_gymnasium_check_env_single_intersection(single_scenario, mode) -> None:
-    env = SingleIntersectionEnv(single_scenario, action_mode=mode)
-    try:
+    with SingleIntersectionEnv(single_scenario, action_mode=mode) as env:
         check_env(env, skip_render_check=True)
-    finally:
-        env.close()
 
 
 def test_gymnasium_make_registered_env(single_scenario) -> None:
     assert "WuxiTSC-Single-v0" in gymnasium.registry
-    env = gymnasium.make("WuxiTSC-Single-v0", scenario=single_scenario)
-    try:
+    with gymnasium.make("WuxiTSC-Single-v0", scenario=single_scenario) as env:
         obs, info = env.reset(seed=3)
         assert env.observation_space.contains(obs)
         assert INFO_KEYS <= set(info)
@@ -49,30 +45,22 @@ def test_gymnasium_make_registered_env(single_scenario) -> None:
         assert env.observation_space.contains(obs) and isinstance(reward, float)
         assert terminated is False and truncated is False
         assert env.unwrapped.action_masks().dtype == bool
-    finally:
-        env.close()
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_pettingzoo_parallel_api_core(core_scenario, mode) -> None:
-    env = TrafficSignalEnv(core_scenario, action_mode=mode)
-    try:
+    with TrafficSignalEnv(core_scenario, action_mode=mode) as env:
         assert len(env.possible_agents) >= 4
         parallel_api_test(env, num_cycles=15)
-    finally:
-        env.close()
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_pettingzoo_parallel_api_mixed_external(mixed_external, mode) -> None:
-    env = TrafficSignalEnv(mixed_external, action_mode=mode)
-    try:
+    with TrafficSignalEnv(mixed_external, action_mode=mode) as env:
         greens = {p.n_greens for p in env.phase_sets.values()}
         lanes = {len(s.in_lanes) for s in env.specs.values()}
         assert len(greens) > 1 and len(lanes) > 1, "fixture must mix phase and lane counts"
         parallel_api_test(env, num_cycles=15)
-    finally:
-        env.close()
 
 
 @pytest.mark.parametrize("fixture", ["core_scenario", "mixed_external"])
@@ -83,8 +71,7 @@ def test_pettingzoo_parallel_seed(request, fixture) -> None:
 
 
 def test_spaces_are_the_same_object_and_padded_actions_are_masked(mixed_external) -> None:
-    env = TrafficSignalEnv(mixed_external)
-    try:
+    with TrafficSignalEnv(mixed_external) as env:
         for agent in env.possible_agents:
             assert env.observation_space(agent) is env.observation_space(agent)
             assert env.action_space(agent) is env.action_space(agent)
@@ -97,13 +84,8 @@ def test_spaces_are_the_same_object_and_padded_actions_are_masked(mixed_external
             assert not mask[env.phase_sets[agent].n_greens :].any()  # padding is never allowed
             assert INFO_KEYS <= set(infos[agent])
             assert obs[agent].shape == env.observation_space(agent).shape
-    finally:
-        env.close()
 
 
 def test_duration_mode_action_space_is_the_duration_choices(core_scenario) -> None:
-    env = TrafficSignalEnv(core_scenario, action_mode="duration", green_durations=(10, 20, 30))
-    try:
+    with TrafficSignalEnv(core_scenario, action_mode="duration", green_durations=(10, 20, 30)) as env:
         assert all(env.action_space(a).n == 3 for a in env.possible_agents)
-    finally:
-        env.close()

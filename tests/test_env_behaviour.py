@@ -110,12 +110,9 @@ def assert_same(a, b, path="") -> None:
 def test_same_seed_same_trajectory_libsumo_and_traci(core_scenario) -> None:
     traces, trips = [], []
     for backend in ("libsumo", "traci", "libsumo"):
-        env = TrafficSignalEnv(core_scenario, backend=backend)
-        try:
+        with TrafficSignalEnv(core_scenario, backend=backend) as env:
             traces.append(rollout(env, seed=7, policy=masked_random))
             trips.append(dict(env.last_trip_stats))
-        finally:
-            env.close()
     assert traces[0][-1][3][next(iter(traces[0][-1][3]))]["arrived"] > 0
     assert len(traces[0]) > 10
     assert_same(traces[0], traces[1], "libsumo-vs-traci")
@@ -124,15 +121,12 @@ def test_same_seed_same_trajectory_libsumo_and_traci(core_scenario) -> None:
 
 
 def test_different_seeds_give_different_demand(core_scenario) -> None:
-    env = TrafficSignalEnv(core_scenario)
-    try:
+    with TrafficSignalEnv(core_scenario) as env:
         inserted = []
         for seed in (1, 2):
             trace = rollout(env, seed=seed, policy=lambda e, a, i, r: 0, steps=30)
             inserted.append([next(iter(infos.values()))["inserted"] for *_, infos in trace])
             assert env.sumo_seed == seed
-    finally:
-        env.close()
     assert inserted[0] != inserted[1]
 
 
@@ -157,11 +151,9 @@ def test_yellow_shown_and_min_green_respected_in_sumo(
     env, dest = _agent_and_record(
         scenario, tmp_path, action_mode=mode, min_green=10, max_green=40, delta_time=5
     )
-    try:
+    with env:
         rollout(env, seed=3, policy=masked_random)
         phase_sets = dict(env.phase_sets)
-    finally:
-        env.close()
     record = read_tls_record(dest)
     assert set(record) == set(phase_sets)
     changes = straight = all_reds = 0  # straight: a yellow followed by a green (no all-red)
@@ -191,11 +183,9 @@ def test_yellow_shown_and_min_green_respected_in_sumo(
 def test_max_green_forces_a_change_in_sumo(core_scenario, tmp_path) -> None:
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=10, max_green=30, delta_time=5)
     keep = lambda e, a, info, rng: e.intersection_state(a).phase  # noqa: E731 - always keep the green
-    try:
+    with env:
         trace = rollout(env, seed=4, policy=keep)
         phase_sets = dict(env.phase_sets)
-    finally:
-        env.close()
     assert any(i["action_overridden"] for *_, infos in trace[1:] for i in infos.values())
     for tls, states in read_tls_record(dest).items():
         seq = [r for r in runs(states) if r[0] in phase_sets[tls].greens]
@@ -226,11 +216,9 @@ def test_max_red_stops_a_policy_from_starving_a_phase_in_sumo(core_scenario, tmp
                 since.pop((a, k), None)
         return 0
 
-    try:
+    with env:
         rollout(env, seed=2, policy=starve)
         phase_sets = dict(env.phase_sets)
-    finally:
-        env.close()
     record = read_tls_record(dest)
     big = [t for t, ps in phase_sets.items() if ps.n_greens >= 3]
     assert big, "the test scenario needs signals with 3+ greens"
@@ -253,11 +241,9 @@ def test_max_red_stops_a_policy_from_starving_a_phase_in_sumo(core_scenario, tmp
 def test_short_decisions_never_cut_a_yellow_in_sumo(core_scenario, tmp_path) -> None:
     """delta_time 1 s < yellow: the transition spans several decisions and still runs in full."""
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=5, max_green=30, delta_time=1)
-    try:
+    with env:
         rollout(env, seed=6, policy=any_random)
         phase_sets = dict(env.phase_sets)
-    finally:
-        env.close()
     changes = 0
     for tls, states in read_tls_record(dest).items():
         seq = runs(states)
@@ -276,7 +262,7 @@ def test_approach_counts_match_sumo_vehicle_positions(core_scenario) -> None:
     vehicle through SUMO's own lane and vehicle queries, on every incoming lane at every decision."""
     env = TrafficSignalEnv(core_scenario, observation="approach", approach_zone=40.0)
     checked = 0
-    try:
+    with env:
         env.reset(seed=2)
         api = env.connection._api
         rng = np.random.default_rng(2)
@@ -293,24 +279,21 @@ def test_approach_counts_match_sumo_vehicle_positions(core_scenario) -> None:
                     assert st.in_near[k] == len(near), (agent, lane)
                     assert st.in_near_moving[k] == sum(speed >= 0.1 for speed in near), (agent, lane)
                     checked += len(near)
-    finally:
-        env.close()
     assert checked > 100
 
 
 def test_a_new_episode_does_not_see_the_previous_simulations_vehicles(core_scenario) -> None:
     """libsumo hands out the previous simulation's context-subscription results until the new one
     has stepped: the first observation of an episode must not show the last one's approach queues."""
-    env = TrafficSignalEnv(core_scenario, observation="approach", approach_zone=40.0, backend="libsumo")
-    try:
+    with TrafficSignalEnv(
+        core_scenario, observation="approach", approach_zone=40.0, backend="libsumo"
+    ) as env:
         env.reset(seed=2)
         while env.connection.time() < 200:
             env.step({a: int(env.action_mask(a).argmax()) for a in env.agents})
         assert sum(env.intersection_state(a).in_near.sum() for a in env.agents) > 0
         env.reset(seed=3)  # nothing has been inserted before the first step
         assert sum(env.intersection_state(a).in_near.sum() for a in env.agents) == 0
-    finally:
-        env.close()
 
 
 def test_time_loss_detectors_match_sumo_vehicle_queries(core_scenario) -> None:
@@ -360,11 +343,9 @@ def test_time_loss_detectors_match_sumo_vehicle_queries(core_scenario) -> None:
 
 def test_masked_actions_are_never_applied(core_scenario, tmp_path) -> None:
     env, dest = _agent_and_record(core_scenario, tmp_path, min_green=10, max_green=30, delta_time=5)
-    try:
+    with env:
         trace = rollout(env, seed=5, policy=any_random)
         phase_sets = dict(env.phase_sets)
-    finally:
-        env.close()
     record = {tls: {t: s for t, _, s in states} for tls, states in read_tls_record(dest).items()}
     overridden = 0
     for (_, _, _, before), (_, _, _, after) in zip(trace, trace[1:]):
@@ -379,8 +360,7 @@ def test_masked_actions_are_never_applied(core_scenario, tmp_path) -> None:
 
 
 def test_strict_masked_action_raises(core_scenario) -> None:
-    env = TrafficSignalEnv(core_scenario, strict_actions=True)
-    try:
+    with TrafficSignalEnv(core_scenario, strict_actions=True) as env:
         _, infos = env.reset(seed=0)
         agent = env.agents[0]
         masked = int(np.flatnonzero(~infos[agent]["action_mask"])[0])
@@ -388,8 +368,6 @@ def test_strict_masked_action_raises(core_scenario) -> None:
         actions[agent] = masked
         with pytest.raises(InvalidActionError, match=repr(agent)):
             env.step(actions)
-    finally:
-        env.close()
 
 
 # ----------------------------------------------------------------------------- info and subsets
@@ -397,22 +375,16 @@ def test_reset_does_not_advance_the_simulation(single_scenario) -> None:
     """The first decision is at the scenario's begin time (parallel_env.reset says "fills the
     subscriptions without advancing time"; SUMO's simulationStep(t <= now) runs one step when
     t == 0, and subscriptions are filled at subscribe time anyway)."""
-    env = TrafficSignalEnv(single_scenario)
-    try:
+    with TrafficSignalEnv(single_scenario) as env:
         _, infos = env.reset(seed=0)
         assert next(iter(infos.values()))["time"] == single_scenario.begin
         _, _, _, _, infos = env.step({a: 0 for a in env.agents})
         assert next(iter(infos.values()))["time"] == single_scenario.begin + env.config.delta_time
-    finally:
-        env.close()
 
 
 def test_info_carries_network_metrics(core_scenario) -> None:
-    env = TrafficSignalEnv(core_scenario)
-    try:
+    with TrafficSignalEnv(core_scenario) as env:
         trace = rollout(env, seed=0, policy=masked_random, steps=30)
-    finally:
-        env.close()
     last = next(iter(trace[-1][3].values()))
     assert NET_KEYS <= set(last)
     assert last["running"] > 0 and last["arrived"] > 0 and last["halting"] >= 0
@@ -427,14 +399,11 @@ def test_agent_subset_others_keep_their_static_program(core_scenario, tmp_path) 
     probe.close()
     chosen = tuple(everyone[:2])
     recorded, dest = with_tls_record(core_scenario, everyone, tmp_path)
-    env = TrafficSignalEnv(recorded, agents=chosen)
-    try:
+    with TrafficSignalEnv(recorded, agents=chosen) as env:
         assert env.possible_agents == list(chosen)
         obs, _ = env.reset(seed=0)
         assert set(obs) == set(chosen)
         rollout(env, seed=0, policy=masked_random, steps=20)
-    finally:
-        env.close()
     record = read_tls_record(dest)
     assert set(record) == set(everyone)
     for tls, states in record.items():
@@ -453,8 +422,7 @@ def test_unknown_agent_in_subset_is_a_config_error(core_scenario) -> None:
 
 # ----------------------------------------------------------------------------- bad input
 def test_invalid_actions_and_keys_and_step_after_end(single_scenario) -> None:
-    env = TrafficSignalEnv(single_scenario)
-    try:
+    with TrafficSignalEnv(single_scenario) as env:
         with pytest.raises(TSCError, match="reset"):
             env.step({})
         _, infos = env.reset(seed=0)
@@ -469,8 +437,6 @@ def test_invalid_actions_and_keys_and_step_after_end(single_scenario) -> None:
         assert env.agents == []
         with pytest.raises(TSCError, match="finished"):
             env.step({agent: 0})
-    finally:
-        env.close()
 
 
 @pytest.mark.parametrize("field", ["observation", "reward"])
@@ -528,15 +494,12 @@ def test_one_hour_core_episode_with_random_actions_is_fast(core_hour_scenario) -
     """Acceptance (issue 2): a 1-hour wuxi-core episode with random actions, well under a minute on
     one core. libsumo runs SUMO in this process, so the process CPU time counts SUMO's work too and,
     unlike wall time, does not grow when other jobs share the machine; both are printed."""
-    env = TrafficSignalEnv(core_hour_scenario, backend="libsumo")
-    try:
+    with TrafficSignalEnv(core_hour_scenario, backend="libsumo") as env:
         t0, c0 = time.perf_counter(), time.process_time()
         trace = rollout(env, seed=0, policy=masked_random)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         sim = env.connection.sim_step_seconds if env.connection else float("nan")
         agents = len(env.possible_agents)
-    finally:
-        env.close()
     steps = len(trace) - 1
     print(
         f"\n1-hour {core_hour_scenario.name}: {steps} steps x {agents} agents: wall {wall:.1f} s, "

@@ -98,8 +98,7 @@ def _record(controller, scenario: Scenario, seeds: list[int]) -> tuple[np.ndarra
     from envs import TrafficSignalEnv
 
     obs_rows, mask_rows, action_rows = [], [], []
-    env = TrafficSignalEnv(scenario, controller.env_config)
-    try:
+    with TrafficSignalEnv(scenario, controller.env_config) as env:
         for seed in seeds:
             observations, infos = env.reset(seed=seed)
             controller.reset(env, seed)
@@ -110,8 +109,6 @@ def _record(controller, scenario: Scenario, seeds: list[int]) -> tuple[np.ndarra
                     mask_rows.append(infos[agent]["action_mask"])
                     action_rows.append(action)
                 observations, _, _, _, infos = env.step(actions)
-    finally:
-        env.close()
     return np.array(obs_rows, dtype=np.float32), np.array(mask_rows, dtype=bool), np.array(action_rows)
 
 
@@ -227,13 +224,12 @@ def test_other_observation_size_is_refused(
     with pytest.raises(ExportError, match=rf"observation size \d+ {expected}"):
         _run_onnx(folder, single_scenario)
     # and an env built with other observation settings than the manifest's
-    env = TrafficSignalEnv(single_scenario, controller.env_config.model_copy(update={"neighbour_obs": False}))
-    try:
+    with TrafficSignalEnv(
+        single_scenario, controller.env_config.model_copy(update={"neighbour_obs": False})
+    ) as env:
         env.reset(seed=1)
         with pytest.raises(ExportError, match=rf"observation size \d+ {expected}"):
             controller.reset(env, 1)
-    finally:
-        env.close()
 
 
 @pytest.mark.parametrize("damage", ["flip_byte", "missing"])

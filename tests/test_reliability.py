@@ -62,8 +62,7 @@ def first_actions(venv: MultiAgentVecEnv) -> np.ndarray:
 def test_env_step_after_the_sumo_child_is_killed_is_a_simulation_error_and_reset_recovers(
     single_scenario: Scenario,
 ) -> None:
-    env = TrafficSignalEnv(single_scenario, backend="traci")
-    try:
+    with TrafficSignalEnv(single_scenario, backend="traci") as env:
         obs, infos = env.reset(seed=3)
         actions = {a: 0 for a in env.agents}
         env.step(actions)
@@ -79,8 +78,6 @@ def test_env_step_after_the_sumo_child_is_killed_is_a_simulation_error_and_reset
         assert env.connection is not None and env.connection.pid != victim.pid
         _, _, _, trunc, infos = env.step(actions)
         assert not any(trunc.values()) and next(iter(infos.values()))["time"] > 0
-    finally:
-        env.close()
 
 
 def test_training_worker_survives_its_sumo_being_killed(single_scenario: Scenario) -> None:
@@ -211,7 +208,7 @@ def test_gridlock_ends_the_episode_early_and_reports_teleports(tmp_path: Path) -
         jam_patience=60,
         sumo_args=("--time-to-teleport", "40"),
     )
-    try:
+    with env:
         _, infos = env.reset(seed=1)
         assert env.agents
         history = []
@@ -226,22 +223,17 @@ def test_gridlock_ends_the_episode_early_and_reports_teleports(tmp_path: Path) -
         assert last["teleports"] > 0, "SUMO teleported jammed vehicles; info must report it"
         assert last["halting"] >= 0.6 * last["running"]  # most vehicles on the approaches stand
         assert env.last_trip_stats  # episode-end stats are filled on a jam end as on the horizon
-    finally:
-        env.close()
 
 
 def test_without_the_jam_option_the_same_gridlock_runs_to_the_horizon(tmp_path: Path) -> None:
     scenario = blocked_junction(tmp_path, end=300.0)
-    env = TrafficSignalEnv(scenario, backend="libsumo", sumo_args=("--time-to-teleport", "40"))
-    try:
+    with TrafficSignalEnv(scenario, backend="libsumo", sumo_args=("--time-to-teleport", "40")) as env:
         env.reset(seed=1)
         while env.agents:
             _, _, _, _, infos = env.step({a: 0 for a in env.agents})
         last = next(iter(infos.values()))
         assert last["time"] == pytest.approx(scenario.end) and last["jammed"] is False
         assert last["teleports"] > 0
-    finally:
-        env.close()
 
 
 # ----------------------------------------------------------------------------- 3. kill -9 in evaluation
@@ -395,3 +387,16 @@ def test_short_soak_memory_and_fds_stay_flat(tmp_cache: Path, backend: str) -> N
     assert [s.episodes for s in res.samples] == [0, 3, 6, 9, 12, 15]
     assert res.verdict_problems() == [], [soak._format(s) for s in res.samples]
     assert res.max_sumo <= (1 if backend == "traci" else 0)
+
+
+def test_training_worker_answers_an_unknown_command_with_an_error(single_scenario: Scenario) -> None:
+    """A command the worker does not know must raise in the trainer, not leave it waiting forever
+    for an answer (SB3's SubprocVecEnv raises too)."""
+    venv = MultiAgentVecEnv(single_scenario, EnvConfig(backend="libsumo"), n_envs=1, in_process=False)
+    try:
+        worker = psutil.Process(venv._procs[0].pid)
+        with pytest.raises(SimulationError, match="unknown command 'teleport'"):
+            venv._call_all("teleport")
+    finally:
+        venv.close()
+    wait_dead(worker)

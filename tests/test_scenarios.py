@@ -229,3 +229,31 @@ def test_cli_bad_name_exits_2_with_one_line(tmp_cache: Path) -> None:
 def test_package_does_not_import_sumo_apis() -> None:
     code = "import scenarios, sys; sys.exit(int(any(m in sys.modules for m in ('libsumo', 'traci'))))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["wuxi-moon", "Wuxi-Core"])
+def test_an_unknown_scenario_name_lists_the_catalogue(name: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        scenarios.resolve(name)
+    message = str(err.value)
+    assert f"{name!r} is not in the catalogue" in message
+    assert all(n in message for n in scenarios.list_scenarios())
+
+
+def test_a_missing_scenario_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"file .*nowhere\.sumocfg' does not exist.*wuxi-core"):
+        scenarios.resolve(str(tmp_path / "nowhere.sumocfg"))
+
+
+def test_train_py_with_an_unknown_scenario_says_so_before_starting_anything(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run(
+        [sys.executable, str(root / "train.py"), "scenario=wuxi-moon", f"run_root={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "'wuxi-moon' is not in the catalogue" in res.stderr and "wuxi-corridor" in res.stderr
+    assert "Traceback" not in res.stderr and not list(tmp_path.iterdir())  # no run folder was made

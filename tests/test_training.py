@@ -95,6 +95,51 @@ def test_tiny_training_run_writes_a_complete_run_folder(tmp_path: Path, tmp_cach
     assert overridden and sum(overridden) == 0
 
 
+def test_train_py_says_what_it_does_and_prints_the_test_table(tmp_path: Path, tmp_cache: Path) -> None:
+    """The main job as a newcomer runs it (tiny budget): a line per stage on stderr (warm start,
+    validation, training, test), a bar with the time left, and a table on the test seeds, which no
+    training or model selection saw, on stdout."""
+    args = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--config",
+        str(ROOT / "configs/wuxi_core.yaml"),
+        *TINY,
+        f"run_root={tmp_path}",
+        "warm_start.steps=60",
+        "ppo.gamma=0.9",
+        "warm_start.epochs=1",
+        "warm_start.critic_epochs=1",
+        "eval.every_steps=0",
+        "eval.seeds=[11]",
+        "eval.test_seeds=[1]",
+        "eval.baselines=[max_pressure]",
+        "eval.workers=1",
+    ]
+    proc = subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stages = [
+        "warm start 1/3",
+        "warm start 2/3",
+        "warm start 3/3",
+        "validating the warm-started policy",
+        "training with PPO until 240 agent-steps",
+        "validating the policy",
+        "testing the chosen model and the baselines on the test seeds 1",
+    ]
+    positions = [proc.stderr.find(s) for s in stages]
+    assert -1 not in positions and positions == sorted(positions), proc.stderr[-3000:]
+    assert "left (agent-step budget)" in proc.stderr
+    assert "Test table (test seeds 1: never used by training or by model selection" in proc.stdout
+    table = proc.stdout[proc.stdout.index("Test table") :]
+    assert "| `policy` |" in table and "| `max_pressure` |" in table
+    (run,) = [p for p in tmp_path.iterdir() if "__mappo__" in p.name]
+    assert sorted(p.name for p in (run / "test" / "episodes").rglob("seed_*.json")) == ["seed_1.json"] * 2
+    assert sorted(p.name for p in (run / "eval" / "episodes").rglob("seed_*.json")) == ["seed_11.json"] * 2
+
+
 def test_kill_and_resume_keeps_the_timestep_counter(tmp_path: Path, tmp_cache: Path) -> None:
     args = [
         sys.executable,
