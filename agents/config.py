@@ -41,6 +41,23 @@ class PPOConfig(BaseModel):
     net_arch: list[int] = Field(default_factory=lambda: [128, 128])
     normalize_reward: bool = True
 
+    def algorithm_kwargs(self) -> dict[str, float | int]:
+        """The keyword arguments of SB3's ``PPO`` / ``MaskablePPO`` these fields set (not the
+        learning rate, whose schedule the trainer builds, nor the network)."""
+        return self.model_dump(
+            include={
+                "n_steps",
+                "batch_size",
+                "n_epochs",
+                "gamma",
+                "gae_lambda",
+                "clip_range",
+                "ent_coef",
+                "vf_coef",
+                "max_grad_norm",
+            }
+        )
+
 
 class WarmStartConfig(BaseModel):
     """Behaviour cloning of a heuristic teacher before PPO, so PPO starts from a sound policy instead

@@ -95,20 +95,11 @@ def _make_model(
 ) -> MaskablePPO:
     if checkpoint is not None:
         return load_model(checkpoint["model"], config, env=env)
-    p = config.ppo
     return MaskablePPO(
         policy_class(config),
         env,
         learning_rate=_schedule(config),
-        n_steps=p.n_steps,
-        batch_size=p.batch_size,
-        n_epochs=p.n_epochs,
-        gamma=p.gamma,
-        gae_lambda=p.gae_lambda,
-        clip_range=p.clip_range,
-        ent_coef=p.ent_coef,
-        vf_coef=p.vf_coef,
-        max_grad_norm=p.max_grad_norm,
+        **config.ppo.algorithm_kwargs(),
         policy_kwargs=policy_kwargs(config, venv),
         tensorboard_log=str(run / "tb"),
         seed=config.seed,

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.errors import ConfigError
+from core.registry import Registry
 from envs.state import IntersectionSpec, IntersectionState
 
 
@@ -45,17 +45,9 @@ class Observation(Protocol):
         """Compute the vector."""
 
 
-_REGISTRY: dict[str, Callable[[], Observation]] = {}
-
-
-def register_observation(name: str) -> Callable[[type], type]:
-    """Class decorator registering an observation under ``name``."""
-
-    def wrap(cls: type) -> type:
-        _REGISTRY[name] = cls
-        return cls
-
-    return wrap
+OBSERVATIONS: Registry[Callable[[], Observation]] = Registry("observation")
+register_observation = OBSERVATIONS.register  # class decorator: @register_observation("name")
+observation_names = OBSERVATIONS.names
 
 
 def make_observation(name: str) -> Observation:
@@ -64,14 +56,7 @@ def make_observation(name: str) -> Observation:
     Raises:
         ConfigError: no observation has that name.
     """
-    if name not in _REGISTRY:
-        raise ConfigError(f"observation={name!r} is unknown; registered: {', '.join(sorted(_REGISTRY))}.")
-    return _REGISTRY[name]()
-
-
-def observation_names() -> list[str]:
-    """Names of all registered observations."""
-    return sorted(_REGISTRY)
+    return OBSERVATIONS.get(name)()
 
 
 def _pad(values: np.ndarray, size: int) -> np.ndarray:

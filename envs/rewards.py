@@ -11,37 +11,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.errors import ConfigError
+from core.registry import Registry
 from envs.state import IntersectionSpec, IntersectionState
 
 RewardFn = Callable[[IntersectionSpec, IntersectionState, IntersectionState], float]
-_REGISTRY: dict[str, RewardFn] = {}
-
-
-def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
-    """Decorator registering a reward function under ``name``."""
-
-    def wrap(fn: RewardFn) -> RewardFn:
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
-
-
-def make_reward(name: str) -> RewardFn:
-    """Return the reward registered as ``name``.
-
-    Raises:
-        ConfigError: no reward has that name.
-    """
-    if name not in _REGISTRY:
-        raise ConfigError(f"reward={name!r} is unknown; registered: {', '.join(sorted(_REGISTRY))}.")
-    return _REGISTRY[name]
-
-
-def reward_names() -> list[str]:
-    """Names of all registered rewards."""
-    return sorted(_REGISTRY)
+REWARDS: Registry[RewardFn] = Registry("reward")
+register_reward = REWARDS.register  # decorator: @register_reward("name")
+make_reward = REWARDS.get
+reward_names = REWARDS.names
 
 
 @register_reward("queue")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 
 from envs.connection import libsumo_in_use
-from scenarios import sumo_install
 
 
 def sumo_processes(root: psutil.Process | None = None) -> list[psutil.Process]:
@@ -37,31 +34,3 @@ def no_sumo_leak() -> Iterator[None]:
         proc.kill()
     assert not leaked, f"SUMO processes leaked: {[p.pid for p in leaked]}"
     assert not libsumo_in_use(), "a libsumo simulation was left open"
-
-
-def netgenerate_grid(folder: Path) -> Path:
-    """A 2x2 grid of signals (2 lanes, 2 greens each, 200 m fringe roads) built with netgenerate."""
-    net = folder / "grid.net.xml"
-    subprocess.run(
-        [
-            str(sumo_install.binary("netgenerate")),
-            "--grid",
-            "--grid.number",
-            "2",
-            "--grid.length",
-            "300",
-            "--grid.attach-length",
-            "200",
-            "--default.lanenumber",
-            "2",
-            "-j",
-            "traffic_light",
-            "--no-turnarounds",
-            "true",
-            "-o",
-            str(net),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return net

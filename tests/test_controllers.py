@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from leaks import netgenerate_grid
+from nets import netgenerate_grid
 
 from core.errors import ConfigError, ExportError
 from envs.connection import SumoConnection

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from nets import netconvert_plain, netgenerate_grid
 
 from core.errors import ConfigError
 from evaluation import make_eval_config, run
 from evaluation.config import ControllerEntry, EvalConfig, load_eval_config
 from evaluation.harness import run_episode
 from evaluation.stats import mean_ci, paired_diff, t975
-from scenarios import sumo_install
 from scenarios.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,23 +39,7 @@ def make_line(folder: Path, vehicles: str, red_for: float, end: float, first_edg
   <edge id="BE" from="B" to="E" numLanes="1" speed="{SPEED}"/>
 </edges>""")
     net = folder / "line.net.xml"
-    subprocess.run(
-        [
-            str(sumo_install.binary("netconvert")),
-            "-n",
-            str(nodes),
-            "-e",
-            str(edges),
-            "-o",
-            str(net),
-            "--no-turnarounds",
-            "true",
-            "--no-warnings",
-            "true",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    netconvert_plain(nodes, edges, net)
     import xml.etree.ElementTree as ET
 
     root = ET.parse(net).getroot()
@@ -141,31 +125,7 @@ ROUTES = """<routes>
 def grid_files(tmp_path_factory) -> tuple[Path, Path]:
     """An external net + routes: a 2x2 signalised grid with fringe roads."""
     folder = tmp_path_factory.mktemp("mixed")
-    net = folder / "mixed.net.xml"
-    subprocess.run(
-        [
-            str(sumo_install.binary("netgenerate")),
-            "--grid",
-            "--grid.number",
-            "2",
-            "--grid.length",
-            "300",
-            "--grid.attach-length",
-            "200",
-            "--default.lanenumber",
-            "2",
-            "-j",
-            "traffic_light",
-            "--no-turnarounds",
-            "true",
-            "--tls.left-green.time",
-            "8",
-            "-o",
-            str(net),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    net = netgenerate_grid(folder, "--tls.left-green.time", "8", name="mixed")
     routes = folder / "mixed.rou.xml"
     routes.write_text(ROUTES)
     return net, routes
@@ -205,27 +165,7 @@ def test_resume_reruns_only_missing_episodes_identically(tmp_path: Path, grid_fi
 def test_external_scenario_with_mixed_phase_counts(tmp_path: Path) -> None:
     folder = tmp_path / "ext"
     folder.mkdir()
-    net = folder / "ext.net.xml"
-    subprocess.run(
-        [
-            str(sumo_install.binary("netgenerate")),
-            "--grid",
-            "--grid.number",
-            "3",
-            "--grid.length",
-            "250",
-            "--default.lanenumber",
-            "1",
-            "-j",
-            "traffic_light",
-            "--no-turnarounds",
-            "true",
-            "-o",
-            str(net),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    net = netgenerate_grid(folder, number=3, length=250, lanes=1, attach=None, name="ext")
     routes = folder / "ext.rou.xml"
     routes.write_text("""<routes><vType id="car" sigma="0.5"/>
   <flow id="a" type="car" from="A0B0" to="B2C2" begin="0" end="200" vehsPerHour="500"/>

@@ -18,23 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from tiny import TINY as TINY_RUN
 
 from core.errors import ExportError
 from scenarios.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "scenario=wuxi-single",
-    "horizon=300",
-    "n_envs=1",
-    "total_timesteps=240",
-    "checkpoint_every=60",
-    "ppo.n_steps=60",
-    "ppo.batch_size=60",
-    "ppo.n_epochs=1",
-    "max_minutes=null",
-    "warm_start.steps=0",
-]
+TINY = [*TINY_RUN, "warm_start.steps=0"]
 MIN_RECORDED = 1000  # issue 5: parity on at least 1,000 recorded observations
 
 

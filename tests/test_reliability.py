@@ -21,13 +21,13 @@ import numpy as np
 import psutil
 import pytest
 import yaml
-from leaks import netgenerate_grid, no_sumo_leak, sumo_processes
+from leaks import no_sumo_leak, sumo_processes
+from nets import netconvert_plain, netgenerate_grid
 
 from agents.vec_env import MultiAgentVecEnv
 from core.errors import SimulationError
 from envs import TrafficSignalEnv
 from envs.config import EnvConfig
-from scenarios import sumo_install
 from scenarios.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,23 +169,7 @@ def blocked_junction(folder: Path, end: float = 900.0) -> Scenario:
         '<edge id="BE" from="B" to="E" numLanes="1" speed="13.89"/></edges>'
     )
     net = folder / "j.net.xml"
-    subprocess.run(
-        [
-            str(sumo_install.binary("netconvert")),
-            "-n",
-            str(nodes),
-            "-e",
-            str(edges),
-            "-o",
-            str(net),
-            "--no-turnarounds",
-            "true",
-            "--no-warnings",
-            "true",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    netconvert_plain(nodes, edges, net)
     routes = folder / "j.rou.xml"
     routes.write_text(
         '<routes><vType id="car" sigma="0" length="5" minGap="2.5"/>'

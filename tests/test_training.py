@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny import TINY
 
 from agents.config import TrainConfig
 from agents.runs import latest_checkpoint
@@ -19,17 +20,6 @@ from core.config import load_config
 from core.errors import CheckpointError, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "scenario=wuxi-single",
-    "horizon=300",
-    "n_envs=1",
-    "total_timesteps=240",
-    "checkpoint_every=60",
-    "ppo.n_steps=60",
-    "ppo.batch_size=60",
-    "ppo.n_epochs=1",
-    "max_minutes=null",
-]
 
 
 def _train(tmp_path: Path, *extra: str, no_eval: bool = True, timeout: float = 300) -> Path:
