@@ -40,6 +40,7 @@ from evaluation.config import WebsterSettings
 from evaluation.controllers import NativeInputs
 from evaluation.controllers.programs import (Phase, SignalProgram, TlLogic, is_green, read_programs,
                                              write_additional)
+from evaluation.controllers.roads import read_road_net
 from scenarios.errors import ScenarioError
 from scenarios.scenario import Scenario
 
@@ -98,7 +99,14 @@ class Measurement:
 
 
 def measure_lane_flows(scenario: Scenario, workdir: Path, settings: WebsterSettings) -> Measurement:
-    """Run the static plan once over the scenario's horizon and count arrivals per lane."""
+    """Run the static plan once over the scenario's horizon and count arrivals per lane.
+
+    A signal's lanes can be short stubs split off its approach (where a turn pocket starts; 4 m on
+    a netgenerate grid with crossings): a queue fills a stub at once, so the vehicles entering it
+    are only those the static green discharges, and Webster would re-derive the static split
+    (issue #12). So each stub's arrivals are scaled up to those of the busiest piece of its approach
+    (:meth:`RoadNet.approach_edges`), keeping the stub's lane shares.
+    """
     out = workdir / "lanes.xml"
     add = workdir / "measure.add.xml"
     add.write_text(f'<additional>\n    <laneData id="webster" file="{out.resolve()}" '
@@ -107,15 +115,30 @@ def measure_lane_flows(scenario: Scenario, workdir: Path, settings: WebsterSetti
     with SumoConnection(measured, seed=settings.measure_seed) as conn:
         programs = read_programs(conn)
         conn.simulation_step(scenario.end)
+    roads = read_road_net(Path(scenario.net_file))
+    stubs = {roads.lane_edge[lane] for prog in programs.values() for lane in prog.link_lanes
+             if lane in roads.lane_edge}
+    approaches = {edge: roads.approach_edges(edge) for edge in stubs}
     intervals: list[Interval] = []
     for _, elem in ET.iterparse(out, events=("end",)):
         if elem.tag != "interval":
             continue
         length = float(elem.get("end", 0)) - float(elem.get("begin", 0))
-        counts = {}
+        counts: dict[str, float] = {}
+        edge_in: dict[str, float] = defaultdict(float)  # vehicles entering each edge
+        edge_lanes: dict[str, list[str]] = defaultdict(list)
         for lane in elem.iter("lane"):
+            lane_id = lane.get("id", "")
             n = sum(float(lane.get(k, 0)) for k in ("entered", "departed", "laneChangedTo"))
-            counts[lane.get("id", "")] = max(n - float(lane.get("laneChangedFrom", 0)), 0.0)
+            counts[lane_id] = max(n - float(lane.get("laneChangedFrom", 0)), 0.0)
+            edge = roads.lane_edge.get(lane_id, "")
+            edge_in[edge] += float(lane.get("entered", 0)) + float(lane.get("departed", 0))
+            edge_lanes[edge].append(lane_id)
+        for edge, chain in approaches.items():
+            demand = max(edge_in.get(e, 0.0) for e in chain)
+            if demand > edge_in.get(edge, 0.0) > 0:
+                for lane_id in edge_lanes[edge]:
+                    counts[lane_id] *= demand / edge_in[edge]
         if length > 0:
             intervals.append(Interval(length, counts))
         elem.clear()
