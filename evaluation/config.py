@@ -139,7 +139,6 @@ class WebsterSettings(BaseModel):
         interval: length of the measurement intervals (s).
         measure_seed: SUMO seed of the measurement run (kept apart from evaluation seeds: a plan is
             timed from historical counts, not from the day it is judged on).
-        progression_speed: ``webster_offsets``: green-wave speed along the arterial (m/s).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -151,13 +150,30 @@ class WebsterSettings(BaseModel):
     design: Literal["peak", "mean"] = "peak"
     interval: float = Field(900.0, gt=0)
     measure_seed: int = Field(99_991, ge=0)
-    progression_speed: float = Field(12.5, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> "WebsterSettings":
         if self.min_cycle > self.max_cycle:
             raise ValueError(f"min_cycle ({self.min_cycle}) must be <= max_cycle ({self.max_cycle})")
         return self
+
+
+class GreenWaveSettings(BaseModel):
+    """``green_wave``: Webster plans with a common cycle and offsets along arterial chains (its
+    flows, cycle limits and greens come from ``webster``).
+
+    Attributes:
+        progression_speed: speed of the green wave along the arterial (m/s): the design speed of
+            the platoons, a little below the speed limit (12.5 m/s = 45 km/h on a 50 km/h road).
+        max_cycle_factor: the common cycle is searched from the chain's longest Webster cycle up to
+            this factor times it (and ``webster.max_cycle``) for the widest bands; 1 keeps the
+            critical intersection's cycle (Webster 1958: delay is flat up to about 1.5 C0).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    progression_speed: float = Field(12.5, gt=0)
+    max_cycle_factor: float = Field(1.5, ge=1.0)
 
 
 class GapOutSettings(BaseModel):
@@ -223,6 +239,7 @@ class ControllerSettings(BaseModel):
 
     actuated: ActuatedSettings = Field(default_factory=ActuatedSettings)
     webster: WebsterSettings = Field(default_factory=WebsterSettings)
+    green_wave: GreenWaveSettings = Field(default_factory=GreenWaveSettings)
     gap_out: GapOutSettings = Field(default_factory=GapOutSettings)
     time_loss: TimeLossSettings = Field(default_factory=TimeLossSettings)
 

@@ -139,9 +139,9 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    from evaluation.controllers import actuated, fixed, pressure
+    from evaluation.controllers import actuated, fixed, green_wave, pressure
 
-    for module in (actuated, fixed, pressure):
+    for module in (actuated, fixed, green_wave, pressure):
         module.register(register_controller)
 
 

@@ -66,6 +66,12 @@ class RoadNet:
     node_type: dict[str, str] = field(default_factory=dict)
     links: dict[str, list[Link]] = field(default_factory=lambda: defaultdict(list))
     signal_nodes: set[str] = field(default_factory=set)
+    edge_lanes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def through_links(self, edge: str, tls: str) -> list[Link]:
+        """The through (``s``) links from ``edge``'s lanes that signal ``tls`` controls."""
+        return [x for lane in self.edge_lanes.get(edge, []) for x in self.links.get(lane, [])
+                if x.direction == "s" and x.tls == tls]
 
     def approach_edges(self, edge: str) -> tuple[str, ...]:
         """``edge`` and the edges upstream of it that are only pieces of the same road, nearest first:
@@ -123,6 +129,7 @@ def read_road_net(path: Path) -> RoadNet:
             net.lane_length[lane.get("id", "")] = float(lane.get("length", 0.0))
             if not internal:
                 net.lane_edge[lane.get("id", "")] = eid
+                net.edge_lanes[eid].append(lane.get("id", ""))
         if internal or edge.get("function") in ("walkingarea", "crossing"):
             continue
         net.edge_from[eid], net.edge_to[eid] = edge.get("from", ""), edge.get("to", "")
