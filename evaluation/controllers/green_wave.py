@@ -7,7 +7,8 @@
    straight on through split edges and unsignalised junctions (:mod:`evaluation.controllers.roads`).
    A grid gives its busiest arterials, a corridor its spine.
 3. Each chain runs one common cycle, the longest Webster cycle of its signals (the critical
-   intersection sets the cycle), and every signal's splits are Webster's at that cycle.
+   intersection sets the cycle; ``max_cycle_factor`` lets it search longer cycles for wider
+   bands), and every signal's splits are Webster's at that cycle.
 4. Offsets maximise the two-way progression band at the progression speed, both directions weighted
    by their measured arterial flows (MAXBAND, Little 1966; :mod:`evaluation.controllers.bands`).
 
