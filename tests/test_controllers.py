@@ -129,12 +129,14 @@ def test_webster_formula_by_hand() -> None:
     s = WebsterSettings(min_cycle=30, max_cycle=150, min_green=5)
     y = critical_ratios(prog, {"a": 0.45, "b": 0.15})
     assert y == {0: 0.45, 2: 0.15}
-    phases, info = webster_plan(prog, y, s)
+    plan = webster_plan(prog, y, s)
+    phases, info = plan.phases, plan.info
     c0 = (1.5 * 6 + 5) / (1 - 0.6)  # Webster 1958: L = 6 s lost, Y = 0.6 -> 35 s
     assert info["c0"] == pytest.approx(c0, abs=0.1)
     assert [p.duration for p in phases] == [round(29 * 0.75), 3, round(29 * 0.25), 3]
     # min green is respected; an oversaturated junction gets the longest cycle
-    phases, info = webster_plan(prog, {0: 0.9, 2: 0.02}, s.model_copy(update={"min_green": 10}))
+    plan = webster_plan(prog, {0: 0.9, 2: 0.02}, s.model_copy(update={"min_green": 10}))
+    phases, info = plan.phases, plan.info
     assert info["cycle"] == 150 and phases[2].duration == 10 and phases[0].duration == 150 - 6 - 10
 
 

@@ -147,9 +147,9 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    from evaluation.controllers import actuated, fixed, heuristics
+    from evaluation.controllers import actuated, fixed, green_wave, heuristics
 
-    for module in (actuated, fixed, heuristics):
+    for module in (actuated, fixed, green_wave, heuristics):
         module.register(register_controller)
 
 
