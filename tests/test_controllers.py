@@ -18,8 +18,8 @@ from envs.connection import SumoConnection
 from envs.heuristics import GapOut, MaxPressure, TimeLoss
 from evaluation.config import ControllerEntry, EvalConfig, WebsterSettings
 from evaluation.controllers import EnvController, NativeController, controller_names, make_controller
-from evaluation.controllers.fixed import critical_ratios, webster_plan
 from evaluation.controllers.programs import Phase, SignalProgram, static_programs
+from evaluation.controllers.webster import critical_ratios, webster_plan
 from evaluation.harness import run_episode
 from scenarios.scenario import Scenario
 

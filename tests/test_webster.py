@@ -12,8 +12,9 @@ from conftest import SHORT, write_mixed_external
 import scenarios
 from core.errors import ScenarioError
 from evaluation.config import WebsterSettings
-from evaluation.controllers.fixed import Webster, green_stages
+from evaluation.controllers.fixed import Webster
 from evaluation.controllers.programs import SignalProgram, is_green, static_programs
+from evaluation.controllers.webster import green_stages
 from scenarios.scenario import Scenario
 from scenarios.toolrun import run_binary
 

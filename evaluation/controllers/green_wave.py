@@ -29,16 +29,10 @@ import numpy as np
 from evaluation.config import GreenWaveSettings, WebsterSettings
 from evaluation.controllers import NativeInputs
 from evaluation.controllers.bands import ChainProblem, optimise_offsets
-from evaluation.controllers.fixed import (
-    Measurement,
-    SignalPlan,
-    measure_lane_flows,
-    plan_info,
-    report_fallbacks,
-    time_signal,
-)
+from evaluation.controllers.fixed import Measurement, measure_lane_flows, report_fallbacks
 from evaluation.controllers.programs import Phase, SignalProgram, TlLogic, write_additional
 from evaluation.controllers.roads import RoadNet, read_road_net
+from evaluation.controllers.webster import SignalPlan, plan_info, time_signal
 from scenarios.scenario import Scenario
 
 PROGRAM_ID = "eval-green-wave"
