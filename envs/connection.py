@@ -43,11 +43,18 @@ _libsumo_lock = threading.Lock()
 _libsumo_owner: weakref.ref[SumoConnection] | None = None
 
 # Lane variables read every decision (see SumoConnection.lane_matrix).
-_LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
+LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
+_LANE_GETTERS = (  # libsumo's getter of each of LANE_VARS
+    "getLastStepVehicleNumber",
+    "getLastStepHaltingNumber",
+    "getLastStepOccupancy",
+    "getLastStepMeanSpeed",
+    "getWaitingTime",
+)
 
 
 def _lane_keys(tc: Any) -> tuple[int, ...]:
-    """TraCI variable ids of :data:`_LANE_VARS`, in that order."""
+    """TraCI variable ids of :data:`LANE_VARS`, in that order."""
     return (
         tc.LAST_STEP_VEHICLE_NUMBER,
         tc.LAST_STEP_VEHICLE_HALTING_NUMBER,
@@ -368,23 +375,31 @@ class SumoConnection:
         """Set the remaining duration (seconds) of the signal's current phase."""
         self._call("setPhaseDuration", self._api.trafficlight.setPhaseDuration, tls_id, float(remaining))
 
-    def subscribe_lanes(self, lane_ids: Sequence[str]) -> None:
+    def subscribe_lanes(self, lane_ids: Sequence[str], variables: Sequence[str] = LANE_VARS) -> None:
         """Declare the lanes whose traffic variables :meth:`lane_matrix` returns.
 
         Over TraCI's socket the 5 variables are subscribed (one round trip per decision). In-process
-        (libsumo) they are read with direct getters instead: a libsumo subscription is evaluated
-        inside ``simulationStep`` and handed over as nested dicts, which measured about twice the
-        cost of the getters (BENCHMARKS.md, issue 6 profile).
+        (libsumo) only ``variables`` (names from :data:`LANE_VARS`) are read, with direct getters: a
+        libsumo subscription is evaluated inside ``simulationStep`` and handed over as nested dicts,
+        which measured about twice the cost of the getters (BENCHMARKS.md, issue 6 profile); the
+        columns of variables not read stay 0.
+
+        Raises:
+            ConfigError: an unknown variable name.
         """
+        unknown = [v for v in variables if v not in LANE_VARS]
+        if unknown:
+            raise ConfigError(f"lane variables {unknown} are unknown; known: {', '.join(LANE_VARS)}.")
         self._lanes = tuple(lane_ids)
         if self.backend == "libsumo":
+            # The C functions behind libsumo's Python wrappers, where they exist: one Python frame
+            # less per lane and variable (a quarter of the read time on wuxi-district).
+            native = getattr(self._api, "_libsumo", None)
             lane = self._api.lane
-            self._lane_getters = (
-                lane.getLastStepVehicleNumber,
-                lane.getLastStepHaltingNumber,
-                lane.getLastStepOccupancy,
-                lane.getLastStepMeanSpeed,
-                lane.getWaitingTime,
+            self._lane_getters = tuple(
+                (j, getattr(native, f"lane_{name}", None) or getattr(lane, name))
+                for j, (var, name) in enumerate(zip(LANE_VARS, _LANE_GETTERS))
+                if var in variables
             )
             return
         tc = _tc()
@@ -402,8 +417,8 @@ class SumoConnection:
             lanes = self._lanes
 
             def read() -> np.ndarray:
-                out = np.empty((len(lanes), 5))
-                for j, get in enumerate(self._lane_getters):
+                out = np.zeros((len(lanes), 5))
+                for j, get in self._lane_getters:
                     out[:, j] = [get(lane) for lane in lanes]
                 return out
 

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from core.registry import Registry
+from envs.batch import BatchLayout, BatchState
 from envs.state import IntersectionSpec, IntersectionState
 
 
@@ -36,7 +37,11 @@ class ObsDims:
 
 
 class Observation(Protocol):
-    """The protocol an observation function follows."""
+    """The protocol an observation function follows. It may also offer
+    ``batch(layout, state, dims) -> (A, size)``: the same vectors for every agent at once from a
+    :class:`~envs.batch.BatchState` (the env uses it when present; the built-ins all have one), and
+    ``lane_vars``: the lane variables it reads (:data:`envs.connection.LANE_VARS`; without it the
+    env reads all of them)."""
 
     def size(self, dims: ObsDims) -> int:
         """Length of the vector."""
@@ -76,12 +81,30 @@ def _phase_block(
     return np.concatenate([onehot, mask, [t]]).astype(np.float32)
 
 
+def _phase_block_batch(state: BatchState, dims: ObsDims, max_green: float) -> np.ndarray:
+    """:func:`_phase_block` of every agent: ``(A, max_phases + n_actions + 1)``."""
+    n = len(state.phase)
+    onehot = np.zeros((n, dims.max_phases), dtype=np.float32)
+    onehot[np.arange(n), np.minimum(state.phase, dims.max_phases - 1)] = 1.0
+    t = np.clip(state.time_in_green / max_green, 0.0, 1.0).astype(np.float32)[:, None]
+    return np.concatenate([onehot, state.action_mask.astype(np.float32), t], axis=1)
+
+
+def _lanes(x: np.ndarray, dims: ObsDims) -> np.ndarray:
+    """A batch lane array ``(A, L)`` cut or zero-padded to ``max_lanes`` columns, as float32."""
+    out = np.zeros((x.shape[0], dims.max_lanes), dtype=np.float32)
+    n = min(dims.max_lanes, x.shape[1])
+    out[:, :n] = x[:, :n]
+    return out
+
+
 @register_observation("default")
 class DefaultObservation:
     """Current green (one-hot), which greens are allowed now, time in green, and per incoming lane:
     density (vehicles / jam capacity) and queue (halting vehicles / jam capacity)."""
 
     max_green: float = 120.0
+    lane_vars: tuple[str, ...] = ("count", "halting")  # what it reads of the lane matrix
 
     def size(self, dims: ObsDims) -> int:
         return dims.max_phases + dims.n_actions + 1 + 2 * dims.max_lanes
@@ -98,6 +121,17 @@ class DefaultObservation:
             ]
         )
 
+    def batch(self, layout: BatchLayout, state: BatchState, dims: ObsDims) -> np.ndarray:
+        cap = layout.in_capacity
+        return np.concatenate(
+            [
+                _phase_block_batch(state, dims, self.max_green),
+                _lanes(np.clip(state.in_count / cap, 0.0, 1.0), dims),
+                _lanes(np.clip(state.in_halting / cap, 0.0, 1.0), dims),
+            ],
+            axis=1,
+        )
+
 
 _DEFAULT = DefaultObservation()
 
@@ -109,6 +143,7 @@ class ApproachObservation:
     detector tells an actuated controller (a gap in arrivals, a platoon about to reach the line)."""
 
     max_green: float = 120.0
+    lane_vars: tuple[str, ...] = ("count", "halting")  # what it reads of the lane matrix
     needs_approach: bool = True
 
     def size(self, dims: ObsDims) -> int:
@@ -124,6 +159,17 @@ class ApproachObservation:
             [_DEFAULT(spec, state, dims), _pad(near, dims.max_lanes), _pad(moving, dims.max_lanes)]
         )
 
+    def batch(self, layout: BatchLayout, state: BatchState, dims: ObsDims) -> np.ndarray:
+        near_cap = layout.near_capacity
+        return np.concatenate(
+            [
+                _DEFAULT.batch(layout, state, dims),
+                _lanes(np.clip(state.in_near / near_cap, 0.0, 1.0), dims),
+                _lanes(np.clip(state.in_near_moving / near_cap, 0.0, 1.0), dims),
+            ],
+            axis=1,
+        )
+
 
 @register_observation("pressure")
 class PressureObservation:
@@ -131,6 +177,7 @@ class PressureObservation:
     (PressLight, Wei et al. 2019), clipped to [-1, 1]."""
 
     max_green: float = 120.0
+    lane_vars: tuple[str, ...] = ("count", "halting")  # what it reads of the lane matrix
 
     def size(self, dims: ObsDims) -> int:
         return 2 * dims.max_phases + dims.n_actions + 1
@@ -141,6 +188,13 @@ class PressureObservation:
             [_phase_block(spec, state, dims, self.max_green), _pad(pressures, dims.max_phases)]
         )
 
+    def batch(self, layout: BatchLayout, state: BatchState, dims: ObsDims) -> np.ndarray:
+        n_links = np.maximum(layout.link_valid.sum(axis=1), 1)[:, None]
+        pressures = np.clip(_phase_pressures(layout, state) / n_links * 4, -1, 1)
+        return np.concatenate(
+            [_phase_block_batch(state, dims, self.max_green), pressures.astype(np.float32)], axis=1
+        )
+
 
 @register_observation("queue")
 class QueueObservation:
@@ -148,6 +202,7 @@ class QueueObservation:
     density of each green phase's exits (to see spillback)."""
 
     max_green: float = 120.0
+    lane_vars: tuple[str, ...] = ("count", "halting")  # what it reads of the lane matrix
 
     def size(self, dims: ObsDims) -> int:
         return 2 * dims.max_phases + dims.n_actions + 1 + dims.max_lanes
@@ -164,6 +219,32 @@ class QueueObservation:
                 _pad(exit_density, dims.max_phases),
             ]
         )
+
+    def batch(self, layout: BatchLayout, state: BatchState, dims: ObsDims) -> np.ndarray:
+        queue = np.clip(state.in_halting / layout.in_capacity, 0.0, 1.0)
+        down = np.clip(state.out_count / layout.out_capacity, 0.0, 1.0)
+        down = np.where(layout.link_valid, np.take_along_axis(down, layout.link_out, axis=1), 0.0)
+        green = layout.green_links.astype(float)
+        exit_density = (green @ down[:, :, None])[:, :, 0] / green.sum(axis=2).clip(min=1)
+        return np.concatenate(
+            [
+                _phase_block_batch(state, dims, self.max_green),
+                _lanes(queue, dims),
+                exit_density.astype(np.float32),
+            ],
+            axis=1,
+        )
+
+
+def _phase_pressures(layout: BatchLayout, state: BatchState) -> np.ndarray:
+    """:meth:`~envs.state.IntersectionState.phase_pressures` of every agent: ``(A, max_phases)``."""
+    up = state.in_count / layout.in_capacity
+    down = state.out_count / layout.out_capacity
+    movement = np.take_along_axis(up, layout.link_in, axis=1) - np.take_along_axis(
+        down, layout.link_out, axis=1
+    )
+    movement = np.where(layout.link_valid, movement, 0.0)
+    return (layout.green_links.astype(float) @ movement[:, :, None])[:, :, 0]
 
 
 def neighbour_summary(spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:

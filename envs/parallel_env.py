@@ -10,10 +10,11 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from core.errors import ConfigError, InvalidActionError, TSCError
+from envs.batch import BatchLayout, BatchState
 from envs.config import EnvConfig, make_env_config
-from envs.connection import SumoConnection
+from envs.connection import LANE_VARS, SumoConnection
 from envs.layout import discover
-from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation, neighbour_summary
+from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation
 from envs.rewards import make_reward
 from envs.signals import PhaseSet, SignalController
 from envs.state import IntersectionSpec, IntersectionState
@@ -128,8 +129,6 @@ class TrafficSignalEnv(ParallelEnv):
             dict.fromkeys(lane for s in self.specs.values() for lane in s.in_lanes + s.out_lanes)
         )
         lane_pos = {lane: i for i, lane in enumerate(self._lane_ids)}
-        self._in_idx = {t: np.array([lane_pos[x] for x in s.in_lanes]) for t, s in self.specs.items()}
-        self._out_idx = {t: np.array([lane_pos[x] for x in s.out_lanes]) for t, s in self.specs.items()}
         self._zones = (
             {
                 lane: _Zone(lane_pos[lane], max(length - zone, 0.0))
@@ -151,7 +150,19 @@ class TrafficSignalEnv(ParallelEnv):
         )
         self._entry_loss: dict[str, _Entry] = {}  # vehicle -> where it entered a detector
         self._rng = np.random.default_rng()
-        self._states: dict[str, IntersectionState] = {}
+        self._layout = BatchLayout.build(
+            self.specs, lane_pos, self.dims.max_lanes, self.dims.max_phases, self.dims.max_neighbours
+        )
+        self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
+        # The lane variables to read each decision: the info's metrics (count, halting, mean speed)
+        # and what the observation and reward declare; all of them for one that declares nothing.
+        reads = {"count", "halting", "mean_speed"}
+        for unit in (self._observation, self._reward):
+            reads |= set(getattr(unit, "lane_vars", LANE_VARS))
+        self._lane_vars = tuple(v for v in LANE_VARS if v in reads)
+        self._controller_list: list[SignalController] = []
+        self._batch: BatchState | None = None
+        self._state_cache: dict[str, IntersectionState] = {}
         self._jam_since: float | None = None
         self._now = 0.0  # simulation time of the latest snapshot (one getTime per decision)
         self.sumo_seed: int | None = None
@@ -222,7 +233,7 @@ class TrafficSignalEnv(ParallelEnv):
             self._conn.install_program(tls, "wuxi-tsc", ctrl.program)
             self._apply(tls, ctrl.reset(now))
             self._controllers[tls] = ctrl
-        self._conn.subscribe_lanes(self._lane_ids)
+        self._conn.subscribe_lanes(self._lane_ids, self._lane_vars)
         if self._needs_approach or self._detector_range:  # the zones plus the junction's own size
             reach = max(
                 self.config.approach_zone if self._needs_approach else 0.0, self._detector_range or 0.0
@@ -233,7 +244,8 @@ class TrafficSignalEnv(ParallelEnv):
         self._entry_loss = {}
         self.agents = list(self.possible_agents)
         self._jam_since = None
-        self._states = self._snapshot()
+        self._controller_list = [self._controllers[t] for t in self.possible_agents]
+        self._batch = self._snapshot()
         infos = self._infos({a: None for a in self.agents}, set(), jammed=False)
         return self._observations(), infos
 
@@ -260,7 +272,7 @@ class TrafficSignalEnv(ParallelEnv):
                 overridden.add(agent)
         target = min(now + self.config.delta_time, self.scenario.end)
         self._conn.simulation_step(target)
-        previous, self._states = self._states, self._snapshot()
+        previous, self._batch = self._batch, self._snapshot()
         rewards = self._rewards(previous)
         jammed = self._jammed(target)
         done = target >= self.scenario.end - _EPS or jammed
@@ -275,11 +287,25 @@ class TrafficSignalEnv(ParallelEnv):
 
     def action_mask(self, agent: str) -> np.ndarray:
         """Actions allowed for ``agent`` at the next step."""
-        return self._states[agent].action_mask.copy()
+        return self._batch.action_mask[self._agent_index[agent]].copy()
 
     def intersection_state(self, agent: str) -> IntersectionState:
-        """The latest snapshot of ``agent``'s intersection (for model-based controllers)."""
-        return self._states[agent]
+        """The latest snapshot of ``agent``'s intersection (for model-based controllers); built from
+        the batch snapshot when first asked for at this decision."""
+        state = self._state_cache.get(agent)
+        if state is None:
+            state = self._state_cache[agent] = self._batch.agent(self._agent_index[agent], self._layout)
+        return state
+
+    @property
+    def batch_state(self) -> BatchState:
+        """The latest snapshot of every agent as arrays (rows in :attr:`batch_layout` order)."""
+        return self._batch
+
+    @property
+    def batch_layout(self) -> BatchLayout:
+        """Every agent's lanes, movements and neighbours as index arrays (static)."""
+        return self._layout
 
     def close(self) -> None:
         """Stop SUMO. Idempotent."""
@@ -320,40 +346,31 @@ class TrafficSignalEnv(ParallelEnv):
             else:
                 self._conn.set_phase_duration(tls, value)
 
-    def _snapshot(self) -> dict[str, IntersectionState]:
+    def _snapshot(self) -> BatchState:
+        """Read the lane matrix once and gather every agent's snapshot from it (array operations;
+        the per-agent Python left is each signal's own state machine: guard, phase and mask)."""
         assert self._conn is not None
         v = self._conn.lane_matrix()  # rows follow self._lane_ids (the subscription order)
         now = self._now = self._conn.time()
         near, moving = self._approach_counts(len(v))
         detected, eta = self._detector_readings(len(v))
-        states = {}
-        guard = self._timing.max_red is not None
-        for tls in self.possible_agents:
-            ctrl, i, o = self._controllers[tls], self._in_idx[tls], self._out_idx[tls]
-            if guard:  # halting vehicles: red greens on lanes the current one does not serve;
-                lanes = self.specs[tls].green_lane_matrix  # the current green on its own lanes
-                own = lanes[ctrl.current]
-                calls = (lanes & ~own & (v[i, 1] > 0)).any(axis=1)
-                calls[ctrl.current] = bool((own & (v[i, 1] > 0)).any())
-                ctrl.observe_calls(now, calls)
-            states[tls] = IntersectionState(
-                time=now,
-                in_count=v[i, 0],
-                in_halting=v[i, 1],
-                in_occupancy=v[i, 2] / 100.0,
-                in_mean_speed=v[i, 3],
-                in_waiting=v[i, 4],
-                out_count=v[o, 0],
-                phase=ctrl.current,
-                time_in_green=ctrl.time_in_green(now),
-                action_mask=ctrl.mask(now),
-                in_near=near[i],
-                in_near_moving=moving[i],
-                in_detected=detected[i] if detected.size else detected,
-                in_delayed_eta=eta[i] if eta.size else eta,
-            )
+        layout, ctrls = self._layout, self._controller_list
+        if self._timing.max_red is not None:  # which greens have halting vehicles, for the guard
+            calls = layout.guard_calls(v[:, 1], np.array([c.current for c in ctrls]))
+            for k, ctrl in enumerate(ctrls):
+                ctrl.observe_calls(now, calls[k, : layout.n_greens[k]])
+        batch = BatchState.gather(
+            layout,
+            now,
+            v,
+            {"near": near, "moving": moving, "detected": detected, "eta": eta},
+            phase=np.array([c.current for c in ctrls]),
+            time_in_green=np.array([c.time_in_green(now) for c in ctrls]),
+            action_mask=np.stack([c.mask(now) for c in ctrls]),
+        )
         self._lane_matrix = v
-        return states
+        self._state_cache = {}
+        return batch
 
     def _approach_counts(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
         """Per lane-matrix row: vehicles, and moving vehicles, inside the lane's approach zone."""
@@ -397,37 +414,47 @@ class TrafficSignalEnv(ParallelEnv):
         return detected, eta
 
     def _observations(self) -> dict[str, np.ndarray]:
-        own = self._actor_observations()
-        if not self.config.critic_obs:
-            return {a: own[a] for a in self.agents}
-        out = {}
-        zeros = np.zeros(self.actor_obs_size, dtype=np.float32)
-        for agent in self.agents:
-            nbrs = list(self.specs[agent].neighbours[: self.dims.max_neighbours])
-            parts = [own[agent]] + [own[n] for n in nbrs]
-            parts += [zeros] * (self.dims.max_neighbours - len(nbrs))
-            out[agent] = np.concatenate(parts)
-        return out
+        own = self._actor_observations()  # (A, actor_obs_size), rows in possible_agents order
+        if self.config.critic_obs:  # the neighbours' own observations after the agent's
+            ext = np.vstack([own, np.zeros((1, own.shape[1]), dtype=np.float32)])
+            own = np.concatenate([own, ext[self._layout.neighbours].reshape(len(own), -1)], axis=1)
+        index = self._agent_index
+        return {a: own[index[a]] for a in self.agents}
 
-    def _actor_observations(self) -> dict[str, np.ndarray]:
-        out = {}
-        for agent in self.possible_agents:
-            spec, state = self.specs[agent], self._states[agent]
-            vec = self._observation(spec, state, self.dims)
-            if self.config.neighbour_obs:
-                block = np.zeros((self.dims.max_neighbours, NEIGHBOUR_FEATURES), dtype=np.float32)
-                for k, n in enumerate(spec.neighbours[: self.dims.max_neighbours]):
-                    block[k] = neighbour_summary(self.specs[n], self._states[n])
-                vec = np.concatenate([vec, block.ravel()])
-            out[agent] = vec.astype(np.float32)
-        return out
+    def _actor_observations(self) -> np.ndarray:
+        layout, batch = self._layout, self._batch
+        batched = getattr(self._observation, "batch", None)
+        if batched is not None:
+            vec = batched(layout, batch, self.dims)
+        else:  # a registered per-agent observation without a batch form
+            vec = np.stack(
+                [
+                    self._observation(self.specs[a], self.intersection_state(a), self.dims)
+                    for a in layout.agents
+                ]
+            )
+        if self.config.neighbour_obs:
+            summary = np.vstack([batch.neighbour_summaries(layout), np.zeros((1, NEIGHBOUR_FEATURES))])
+            vec = np.concatenate([vec, summary[layout.neighbours].reshape(len(vec), -1)], axis=1)
+        return vec.astype(np.float32)
 
-    def _rewards(self, previous: dict[str, IntersectionState]) -> dict[str, float]:
-        own = {
-            t: float(self._reward(self.specs[t], self._states[t], previous[t])) for t in self.possible_agents
+    def _rewards(self, previous: BatchState) -> dict[str, float]:
+        batched = getattr(self._reward, "batch", None)
+        if batched is not None:
+            own = batched(self._layout, self._batch, previous).tolist()
+        else:  # a registered per-agent reward without a batch form
+            own = [
+                float(
+                    self._reward(self.specs[a], self.intersection_state(a), previous.agent(i, self._layout))
+                )
+                for i, a in enumerate(self._layout.agents)
+            ]
+        index, w = self._agent_index, self.config.neighbour_reward_weight
+        if w == 0:
+            return {a: own[index[a]] for a in self.agents}
+        return {
+            a: own[index[a]] + w * sum(own[index[n]] for n in self.specs[a].neighbours) for a in self.agents
         }
-        w = self.config.neighbour_reward_weight
-        return {a: own[a] + w * sum(own[n] for n in self.specs[a].neighbours) for a in self.agents}
 
     def _network_metrics(self, jammed: bool) -> dict[str, float]:
         assert self._conn is not None
@@ -449,17 +476,18 @@ class TrafficSignalEnv(ParallelEnv):
     def _infos(self, applied: dict[str, int | None], overridden: set[str], jammed: bool) -> dict[str, dict]:
         net = self._network_metrics(jammed)
         self.last_metrics = net
-        infos = {}
-        for agent in applied:
-            state = self._states[agent]
-            infos[agent] = dict(
+        masks, index = self._batch.action_mask, self._agent_index
+        queues = self._batch.in_halting.sum(axis=1).tolist()
+        return {
+            agent: dict(
                 net,
-                action_mask=state.action_mask.copy(),
+                action_mask=masks[index[agent]].copy(),
                 applied_action=applied[agent],
                 action_overridden=agent in overridden,
-                queue=float(state.in_halting.sum()),
+                queue=queues[index[agent]],
             )
-        return infos
+            for agent in applied
+        }
 
     def _jammed(self, now: float) -> bool:
         frac = self.config.jam_halting_fraction
