@@ -255,3 +255,14 @@ class BatchState:
         density = np.where(layout.in_valid, np.clip(self.in_count / layout.in_capacity, 0, 1), 0.0)
         queue = np.where(layout.in_valid, np.clip(self.in_halting / layout.in_capacity, 0, 1), 0.0)
         return np.stack([density.sum(axis=1) / n, queue.sum(axis=1) / n], axis=1).astype(np.float32)
+
+
+def phase_pressures(layout: BatchLayout, state: BatchState) -> np.ndarray:
+    """:meth:`~envs.state.IntersectionState.phase_pressures` of every agent: ``(A, max_phases)``."""
+    up = state.in_count / layout.in_capacity
+    down = state.out_count / layout.out_capacity
+    movement = np.take_along_axis(up, layout.link_in, axis=1) - np.take_along_axis(
+        down, layout.link_out, axis=1
+    )
+    movement = np.where(layout.link_valid, movement, 0.0)
+    return (layout.green_links.astype(float) @ movement[:, :, None])[:, :, 0]

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError
+from envs.batch import BatchLayout, BatchState, phase_pressures
 from envs.state import IntersectionSpec, IntersectionState
 
 
@@ -50,7 +51,14 @@ class _PhasePicker:
     def score(self, spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:
         raise NotImplementedError
 
+    #: ``score_batch(layout, state) -> (A, max_phases)``: every agent's scores at once (optional;
+    #: must equal :meth:`score` agent by agent). Pickers that have it decide for all agents with
+    #: array operations, the way a city-sized network needs.
+    score_batch: Any = None
+
     def act(self, observations: dict[str, Any], infos: dict[str, dict]) -> dict[str, int]:
+        if self.score_batch is not None and hasattr(self._env, "batch_state"):
+            return self._act_batch(observations)
         actions = {}
         for agent in observations:
             spec, state = self._env.specs[agent], self._env.intersection_state(agent)
@@ -66,6 +74,24 @@ class _PhasePicker:
             actions[agent] = best
         return actions
 
+    def _act_batch(self, observations: dict[str, Any]) -> dict[str, int]:
+        """:meth:`act` for every agent at once: the same choice, tie rule included."""
+        env = self._env
+        layout, state = env.batch_layout, env.batch_state
+        mask = state.action_mask
+        scores = np.full(mask.shape, -np.inf)
+        raw = self.score_batch(layout, state)
+        real = np.arange(raw.shape[1])[None, :] < layout.n_greens[:, None]
+        scores[:, : raw.shape[1]] = np.where(real, raw, -np.inf)
+        scores[~mask] = -np.inf
+        best = np.argmax(scores, axis=1)
+        rows = np.arange(len(best))
+        current = state.phase
+        keep = mask[rows, current] & (scores[rows, current] >= scores[rows, best])
+        chosen = np.where(keep, current, best).tolist()
+        index = env._agent_index
+        return {agent: chosen[index[agent]] for agent in observations}
+
 
 class MaxPressure(_PhasePicker):
     """Varaiya (2013) max-pressure control."""
@@ -74,6 +100,10 @@ class MaxPressure(_PhasePicker):
 
     def score(self, spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:
         return state.phase_pressures(spec)
+
+    @staticmethod
+    def score_batch(layout: BatchLayout, state: BatchState) -> np.ndarray:
+        return phase_pressures(layout, state)
 
 
 class GreedyQueue(_PhasePicker):
@@ -84,6 +114,10 @@ class GreedyQueue(_PhasePicker):
     def score(self, spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:
         # A lane feeding several green links of one phase counts once per phase.
         return np.array([state.in_halting[lanes].sum() for lanes in green_lanes(spec)])
+
+    @staticmethod
+    def score_batch(layout: BatchLayout, state: BatchState) -> np.ndarray:
+        return (layout.green_lanes * state.in_halting[:, None, :]).sum(axis=2)
 
 
 class GapOut(_PhasePicker):

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from core.registry import Registry
-from envs.batch import BatchLayout, BatchState
+from envs.batch import BatchLayout, BatchState, phase_pressures
 from envs.state import IntersectionSpec, IntersectionState
 
 
@@ -190,7 +190,7 @@ class PressureObservation:
 
     def batch(self, layout: BatchLayout, state: BatchState, dims: ObsDims) -> np.ndarray:
         n_links = np.maximum(layout.link_valid.sum(axis=1), 1)[:, None]
-        pressures = np.clip(_phase_pressures(layout, state) / n_links * 4, -1, 1)
+        pressures = np.clip(phase_pressures(layout, state) / n_links * 4, -1, 1)
         return np.concatenate(
             [_phase_block_batch(state, dims, self.max_green), pressures.astype(np.float32)], axis=1
         )
@@ -234,17 +234,6 @@ class QueueObservation:
             ],
             axis=1,
         )
-
-
-def _phase_pressures(layout: BatchLayout, state: BatchState) -> np.ndarray:
-    """:meth:`~envs.state.IntersectionState.phase_pressures` of every agent: ``(A, max_phases)``."""
-    up = state.in_count / layout.in_capacity
-    down = state.out_count / layout.out_capacity
-    movement = np.take_along_axis(up, layout.link_in, axis=1) - np.take_along_axis(
-        down, layout.link_out, axis=1
-    )
-    movement = np.where(layout.link_valid, movement, 0.0)
-    return (layout.green_links.astype(float) @ movement[:, :, None])[:, :, 0]
 
 
 def neighbour_summary(spec: IntersectionSpec, state: IntersectionState) -> np.ndarray:

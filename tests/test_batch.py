@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from envs import TrafficSignalEnv
+from envs.heuristics import GreedyQueue, MaxPressure
 from envs.observations import make_observation, neighbour_summary
 from envs.rewards import make_reward
 from envs.state import IntersectionState
@@ -145,3 +146,21 @@ def test_the_batched_step_equals_the_per_agent_functions(request, fixture, obser
             if not env.agents:
                 break
         assert checked >= 50
+
+
+@pytest.mark.parametrize("picker_cls", [MaxPressure, GreedyQueue])
+@pytest.mark.parametrize("fixture", ["core_scenario", "mixed_external"])
+def test_batched_phase_pickers_choose_what_the_per_agent_ones_choose(request, fixture, picker_cls) -> None:
+    scenario = request.getfixturevalue(fixture)
+    batched, per_agent = picker_cls(), picker_cls()
+    per_agent.score_batch = None  # the per-agent path: score() on each IntersectionState
+    with TrafficSignalEnv(scenario, delta_time=5, min_green=10, max_phases=6) as env:
+        obs, infos = env.reset(seed=2)
+        batched.reset(env), per_agent.reset(env)
+        switches = 0
+        for _ in range(50):
+            actions = batched.act(obs, infos)
+            assert actions == per_agent.act(obs, infos)
+            switches += sum(actions[a] != env.batch_state.phase[env._agent_index[a]] for a in actions)
+            obs, _, _, _, infos = env.step(actions)
+        assert switches > 0  # the pickers did choose, not only keep
