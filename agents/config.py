@@ -40,6 +40,10 @@ class PPOConfig(BaseModel):
     max_grad_norm: float = Field(0.5, gt=0)
     net_arch: list[int] = Field(default_factory=lambda: [128, 128])
     normalize_reward: bool = True
+    # "mlp": an MLP over the padded observation; "phase_competition": one network over movements
+    # whose weights fit any junction (agents/phase_competition.py; needs env.observation: movement;
+    # its width is net_arch[0]).
+    policy: Literal["mlp", "phase_competition"] = "mlp"
 
     def algorithm_kwargs(self) -> dict[str, float | int]:
         """The keyword arguments of SB3's ``PPO`` / ``MaskablePPO`` these fields set (not the
@@ -139,11 +143,18 @@ class TrainConfig(BaseModel):
         if (
             self.warm_start.steps
             and self.warm_start.teacher == "gap_out"
-            and self.env.observation != "approach"
+            and self.env.observation not in ("approach", "movement")
         ):
             raise ValueError(
                 "warm_start.teacher 'gap_out' reads the approach zones: set env.observation "
-                "to 'approach' (or use the max_pressure teacher)"
+                "to 'approach' or 'movement' (or use the max_pressure teacher)"
+            )
+        if self.ppo.policy == "phase_competition" and (
+            self.env.observation != "movement" or self.env.action_mode != "phase" or self.env.critic_obs
+        ):
+            raise ValueError(
+                "ppo.policy 'phase_competition' scores greens from movements: it needs env.observation "
+                "'movement', env.action_mode 'phase' and env.critic_obs false"
             )
         if (
             self.warm_start.steps

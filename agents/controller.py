@@ -62,7 +62,12 @@ class PolicyController:
         torch.set_num_threads(1)
         self.model_path, self.run_dir = find_run_files(path)
         self.config = load_config(TrainConfig, self.run_dir / "config.yaml")
-        self.env_config: EnvConfig = self.config.env
+        #: a phase-competition policy reads any junction: the env pads to the net at hand
+        self.layout_free = self.config.ppo.policy == "phase_competition"
+        free = {"max_lanes": None, "max_phases": None, "max_movements": None}
+        self.env_config: EnvConfig = (
+            self.config.env.model_copy(update=free) if self.layout_free else self.config.env
+        )
         self.name = name or "ppo"
         try:
             self.model = load_model(self.model_path, self.config)
@@ -78,7 +83,12 @@ class PolicyController:
             ConfigError: the env's observation size differs from the policy's.
         """
         size = env.observation_space(env.possible_agents[0]).shape[0]
-        if size != self.n_obs:
+        self._shape = None
+        if self.layout_free:
+            from agents.networks import movement_shape
+
+            self._shape = movement_shape(self.config, size, env.dims.n_actions)
+        elif size != self.n_obs:
             raise ConfigError(
                 f"policy {self.model_path} expects observations of size {self.n_obs}, "
                 f"the scenario gives {size}: evaluate with the policy's env config "
@@ -91,7 +101,14 @@ class PolicyController:
         agents = [a for a in self._agents if a in observations]
         obs = np.stack([observations[a] for a in agents])
         masks = np.stack([infos[a]["action_mask"] for a in agents])
-        actions, _ = self.model.predict(obs, deterministic=True, action_masks=masks)
+        if self._shape is not None:  # any padding: the network reads the layout it is given
+            import torch
+
+            with torch.no_grad():
+                logits = self.model.policy.mlp_extractor.logits(torch.as_tensor(obs), self._shape).numpy()
+            actions = np.where(masks, logits, -np.inf).argmax(axis=1)
+        else:
+            actions, _ = self.model.predict(obs, deterministic=True, action_masks=masks)
         return {a: int(x) for a, x in zip(agents, actions)}
 
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from agents.controller import find_run_files
 from agents.runs import package_versions
-from core.errors import TSCError
+from core.errors import ExportError, TSCError
 from core.files import atomic_write, atomic_write_text, sha256
 from envs import TrafficSignalEnv
 
@@ -111,6 +111,11 @@ def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
     model_path, run_dir = find_run_files(run_or_model)
     controller = PolicyController(model_path)
     config = controller.config
+    if controller.layout_free:
+        raise ExportError(
+            f"{model_path}: a phase_competition policy reads any junction layout, which the ONNX "
+            "export (fixed observation size) does not capture yet; evaluate it with ppo:RUN_DIR."
+        )
     out = Path(out_dir) if out_dir else run_dir / "export"
     out.mkdir(parents=True, exist_ok=True)
     env = TrafficSignalEnv(config.resolve_scenario(), config.env)

@@ -17,6 +17,9 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from agents.phase_competition import MovementShape, PhaseCompetitionPolicy
+from envs.observations import MAX_NEIGHBOURS, MOVEMENT_FEATURES, NEIGHBOUR_FEATURES
+
 
 class OwnObservation(BaseFeaturesExtractor):
     """The first ``size`` entries of the observation (the agent's own features)."""
@@ -73,8 +76,21 @@ class CentralisedCriticPolicy(MaskableActorCriticPolicy):
         )
 
 
+def movement_shape(config: Any, obs_size: int, n_actions: int) -> MovementShape:
+    """The layout of a ``movement`` observation of ``obs_size`` entries (with neighbour summaries
+    after it when ``env.neighbour_obs``): the movements are what the other parts leave."""
+    context = NEIGHBOUR_FEATURES * MAX_NEIGHBOURS if config.env.neighbour_obs else 0
+    rest = obs_size - 2 * n_actions - 1 - context
+    movements, left = divmod(rest, MOVEMENT_FEATURES + n_actions)
+    assert left == 0 and movements > 0, (obs_size, n_actions, context)
+    return MovementShape(movements=movements, phases=n_actions, context=context)
+
+
 def policy_kwargs(config: Any, venv: Any) -> dict[str, Any]:
     """``policy_kwargs`` for MaskablePPO from a TrainConfig (and the env's sizes)."""
+    if config.ppo.policy == "phase_competition":
+        shape = movement_shape(config, venv.observation_space.shape[0], venv.n_actions)
+        return {"movement_shape": vars(shape).copy(), "hidden": int(config.ppo.net_arch[0])}
     kwargs: dict[str, Any] = {"net_arch": list(config.ppo.net_arch)}
     if config.env.critic_obs:
         kwargs["actor_obs_size"] = venv.actor_obs_size
@@ -83,6 +99,8 @@ def policy_kwargs(config: Any, venv: Any) -> dict[str, Any]:
 
 def policy_class(config: Any) -> Any:
     """The policy class (or SB3 alias) for a TrainConfig."""
+    if config.ppo.policy == "phase_competition":
+        return PhaseCompetitionPolicy
     return CentralisedCriticPolicy if config.env.critic_obs else "MlpPolicy"
 
 
@@ -94,5 +112,6 @@ def load_model(path: str | Path, config: Any, **kwargs: Any) -> Any:
     """
     from sb3_contrib import MaskablePPO
 
-    custom = {"policy_class": CentralisedCriticPolicy} if config.env.critic_obs else None
+    cls = policy_class(config)
+    custom = {"policy_class": cls} if not isinstance(cls, str) else None
     return MaskablePPO.load(path, custom_objects=custom, device="cpu", **kwargs)

@@ -47,6 +47,8 @@ class EnvConfig(SignalTiming):
         agents: restrict control to these traffic-light ids; the others run their static program.
         max_lanes: observation padding (incoming lanes); ``None`` = the largest in the net.
         max_phases: action/observation padding (greens); ``None`` = the largest in the net.
+        max_movements: ``movement`` observation padding (signal links); ``None`` = the largest in
+            the net. A phase-competition policy reads any padding, so this only sizes the vector.
         strict_actions: raise on a masked action instead of applying the closest allowed one.
         jam_halting_fraction: end the episode early (truncated, ``info['jammed']``) when this fraction
             of all running vehicles has been halting for ``jam_patience`` seconds; ``None`` disables.
@@ -68,6 +70,7 @@ class EnvConfig(SignalTiming):
     agents: tuple[str, ...] | None = None
     max_lanes: int | None = Field(None, gt=0)
     max_phases: int | None = Field(None, gt=0)
+    max_movements: int | None = Field(None, gt=0)
     strict_actions: bool = False
     jam_halting_fraction: float | None = Field(None, gt=0, le=1)
     jam_patience: float = Field(300.0, gt=0)

@@ -428,9 +428,18 @@ class SumoConnection:
         return np.array([[raw[lane][k] for k in keys] for lane in self._lanes], dtype=float).reshape(-1, 5)
 
     def controlled_junctions(self, tls_id: str) -> tuple[str, ...]:
-        """Ids of the junctions a traffic light controls."""
+        """Ids of the junctions a traffic light controls.
+
+        TraCI's client has no ``getControlledJunctions`` (libsumo has): there, the junctions the
+        controlled lanes end at, in the order of the signal's lanes.
+        """
+        tls = self._api.trafficlight
+        if hasattr(tls, "getControlledJunctions"):
+            return tuple(self._call("getControlledJunctions", tls.getControlledJunctions, tls_id))
+        lanes = self._call("getControlledLanes", tls.getControlledLanes, tls_id)
+        edges = dict.fromkeys(self._call("lane.getEdgeID", self._api.lane.getEdgeID, lane) for lane in lanes)
         return tuple(
-            self._call("getControlledJunctions", self._api.trafficlight.getControlledJunctions, tls_id)
+            dict.fromkeys(self._call("edge.getToJunction", self._api.edge.getToJunction, e) for e in edges)
         )
 
     def subscribe_approaches(

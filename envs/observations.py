@@ -18,6 +18,8 @@ from core.registry import Registry
 from envs.batch import BatchLayout, BatchState, phase_pressures
 from envs.state import IntersectionSpec, IntersectionState
 
+MAX_NEIGHBOURS = 4  # neighbours whose summary an agent sees (``neighbour_obs``)
+
 
 @dataclass(frozen=True)
 class ObsDims:
@@ -28,12 +30,14 @@ class ObsDims:
         max_phases: green phases per intersection.
         n_actions: size of the action space (the action mask is part of most observations).
         max_neighbours: neighbours whose summary is appended when neighbour features are on.
+        max_movements: movements (signal links) per intersection, for the ``movement`` observation.
     """
 
     max_lanes: int
     max_phases: int
     n_actions: int
-    max_neighbours: int = 4
+    max_neighbours: int = MAX_NEIGHBOURS
+    max_movements: int = 0
 
 
 class Observation(Protocol):
@@ -232,6 +236,77 @@ class QueueObservation:
                 _lanes(queue, dims),
                 exit_density.astype(np.float32),
             ],
+            axis=1,
+        )
+
+
+MOVEMENT_FEATURES = 7  # per movement: in density, in queue, near, near moving, out density, green now, real
+
+
+@register_observation("movement")
+class MovementObservation:
+    """Per movement (signal link: an incoming lane to an outgoing lane), whatever the junction's
+    shape: incoming density and queue, vehicles and moving vehicles in the approach zone, outgoing
+    density, whether it has green now, and 1 (a real movement; 0 in padding); then which movements
+    each green serves, and the phase block (current green, allowed greens, time in green).
+
+    The layout for a phase-competition policy (FRAP, Zheng et al. 2019; MPLight, Chen et al. 2020):
+    ``[movements (max_movements x 7) | membership (max_phases x max_movements) | phase block]``. The
+    order of the movements carries no meaning: a policy that embeds each movement with one shared
+    network and scores each green from the movements it serves reads any junction, and any padding.
+    """
+
+    max_green: float = 120.0
+    lane_vars: tuple[str, ...] = ("count", "halting")
+    needs_approach: bool = True
+
+    def size(self, dims: ObsDims) -> int:
+        m, p = dims.max_movements, dims.max_phases
+        return m * MOVEMENT_FEATURES + p * m + p + dims.n_actions + 1
+
+    def __call__(self, spec: IntersectionSpec, state: IntersectionState, dims: ObsDims) -> np.ndarray:
+        m, k = dims.max_movements, spec.link_lanes.shape[0]
+        i, o = spec.link_lanes[:, 0], spec.link_lanes[:, 1]
+        cap, near_cap = spec.in_capacity, spec.near_capacity
+        feats = np.zeros((m, MOVEMENT_FEATURES), dtype=np.float32)
+        feats[:k, 0] = np.clip(state.in_count / cap, 0.0, 1.0)[i]
+        feats[:k, 1] = np.clip(state.in_halting / cap, 0.0, 1.0)[i]
+        if state.in_near.size:
+            feats[:k, 2] = np.clip(state.in_near / near_cap, 0.0, 1.0)[i]
+            feats[:k, 3] = np.clip(state.in_near_moving / near_cap, 0.0, 1.0)[i]
+        feats[:k, 4] = np.clip(state.out_count / spec.out_capacity, 0.0, 1.0)[o]
+        feats[:k, 5] = spec.green_links[min(state.phase, spec.n_greens - 1)]
+        feats[:k, 6] = 1.0
+        member = np.zeros((dims.max_phases, m), dtype=np.float32)
+        member[: spec.n_greens, :k] = spec.green_links
+        return np.concatenate(
+            [feats.ravel(), member.ravel(), _phase_block(spec, state, dims, self.max_green)]
+        )
+
+    def batch(self, layout: BatchLayout, state: BatchState, dims: ObsDims) -> np.ndarray:
+        n, m = len(layout.agents), dims.max_movements
+        k = layout.link_in.shape[1]
+        valid = layout.link_valid
+
+        def per_link(lanes: np.ndarray, slots: np.ndarray) -> np.ndarray:
+            return np.where(valid, np.take_along_axis(lanes, slots, axis=1), 0.0)
+
+        cap, near_cap = layout.in_capacity, layout.near_capacity
+        feats = np.zeros((n, m, MOVEMENT_FEATURES), dtype=np.float32)
+        feats[:, :k, 0] = per_link(np.clip(state.in_count / cap, 0.0, 1.0), layout.link_in)
+        feats[:, :k, 1] = per_link(np.clip(state.in_halting / cap, 0.0, 1.0), layout.link_in)
+        if state.in_near.shape[1]:
+            feats[:, :k, 2] = per_link(np.clip(state.in_near / near_cap, 0.0, 1.0), layout.link_in)
+            feats[:, :k, 3] = per_link(np.clip(state.in_near_moving / near_cap, 0.0, 1.0), layout.link_in)
+        down = np.clip(state.out_count / layout.out_capacity, 0.0, 1.0)
+        feats[:, :k, 4] = per_link(down, layout.link_out)
+        current = np.minimum(state.phase, layout.n_greens - 1)
+        feats[:, :k, 5] = layout.green_links[np.arange(n), current]
+        feats[:, :k, 6] = valid
+        member = np.zeros((n, dims.max_phases, m), dtype=np.float32)
+        member[:, :, :k] = layout.green_links
+        return np.concatenate(
+            [feats.reshape(n, -1), member.reshape(n, -1), _phase_block_batch(state, dims, self.max_green)],
             axis=1,
         )
 

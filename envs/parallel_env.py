@@ -182,7 +182,17 @@ class TrafficSignalEnv(ParallelEnv):
                 f"{too_big or too_wide}; raise them or leave them unset (auto)."
             )
         n_actions = max_phases if c.action_mode == "phase" else len(c.green_durations)
-        return ObsDims(max_lanes=max_lanes, max_phases=max_phases, n_actions=n_actions)
+        links = {t: s.link_lanes.shape[0] for t, s in self.specs.items()}
+        max_movements = c.max_movements or max(links.values())
+        too_many = [t for t, n in links.items() if n > max_movements]
+        if too_many:
+            raise ConfigError(
+                f"env.max_movements={max_movements} too small for {too_many} (up to {max(links.values())} "
+                "signal links); raise it or leave it unset (auto)."
+            )
+        return ObsDims(
+            max_lanes=max_lanes, max_phases=max_phases, n_actions=n_actions, max_movements=max_movements
+        )
 
     @property
     def actor_obs_size(self) -> int:

@@ -87,6 +87,8 @@ CASES = [
     ("mixed_external", "queue", "wait_change"),
     ("mixed_external", "approach", "delay"),
     ("mixed_external", "default", "pressure"),
+    ("core_scenario", "movement", "queue"),
+    ("mixed_external", "movement", "delay"),
 ]
 
 

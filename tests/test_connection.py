@@ -241,3 +241,12 @@ def test_lane_subscription_returns_all_lanes_in_one_call(core_scenario, backend)
         assert set(values) == set(lanes)
         for count, halting, occupancy, speed, waiting in values.values():
             assert 0 <= halting <= count and 0.0 <= occupancy <= 100.0 and speed >= 0 and waiting >= 0
+
+
+def test_controlled_junctions_are_the_same_over_traci_as_in_libsumo(core_scenario, mixed_external) -> None:
+    """TraCI's client lacks ``getControlledJunctions``: the approach zones (the ``approach`` and
+    ``movement`` observations) once failed over TraCI with an AttributeError."""
+    for scenario in (core_scenario, mixed_external):
+        with SumoConnection(scenario, backend="libsumo") as a, SumoConnection(scenario, backend="traci") as b:
+            ids = a.traffic_light_ids()
+            assert ids and all(a.controlled_junctions(t) == b.controlled_junctions(t) for t in ids)
