@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from tiny import TINY as TINY_RUN
+from tiny import train_tiny
 
 from core.errors import ExportError
 from scenarios.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = [*TINY_RUN, "warm_start.steps=0"]
 MIN_RECORDED = 1000  # issue 5: parity on at least 1,000 recorded observations
 
 
@@ -34,25 +33,7 @@ def exported(
 ) -> tuple[Path, subprocess.CompletedProcess]:
     """``(run_dir, export CLI result)``: a tiny trained run, exported with ``python -m agents.export``."""
     root = tmp_path_factory.mktemp("export-run")
-    train = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            "--config",
-            str(ROOT / "configs/wuxi_core.yaml"),
-            "--no-progress",
-            "--no-eval",
-            *TINY,
-            f"run_root={root}",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
-    assert train.returncode == 0, train.stderr[-3000:]
-    (run,) = [p for p in root.iterdir() if p.is_dir() and "__mappo__" in p.name]
+    run = train_tiny(root, "warm_start.steps=0")
     cli = subprocess.run(
         [sys.executable, "-m", "agents.export", str(run)],
         cwd=ROOT,

@@ -4,15 +4,12 @@ nets of different shapes."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from tiny import TINY
+from tiny import train_tiny
 
 from agents.phase_competition import MovementShape, PhaseCompetition
 from core.errors import ConfigError, ExportError
@@ -104,29 +101,20 @@ def test_one_trained_policy_runs_on_nets_of_other_shapes(
 ) -> None:
     """Train on the one-signal net, then drive the 16-signal grid and a net of 4- and 2-green
     junctions with it in one process, each with its own padding."""
-    args = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "--config",
-        str(ROOT / "configs/wuxi_core.yaml"),
-        "--no-progress",
-        "--no-eval",
-        *TINY,
-        f"run_root={tmp_path}",
+    run = train_tiny(
+        tmp_path,
         "env.observation=movement",
         "ppo.policy=phase_competition",
         "ppo.net_arch=[32]",
         "env.critic_obs=false",
         "env.neighbour_obs=false",
+        "env.max_lanes=null",
+        "env.max_phases=null",
         "warm_start.steps=60",
         "warm_start.epochs=2",
         "warm_start.critic_epochs=1",
-    ]
-    proc = subprocess.run(
-        args, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=dict(os.environ)
+        timeout=600,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (run,) = [p for p in tmp_path.iterdir() if "__mappo__" in p.name]
     from agents.controller import PolicyController
 
     controller = PolicyController(run)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny import TINY
+from tiny import train_command, train_tiny
 
 from agents.config import TrainConfig
 from agents.runs import latest_checkpoint
@@ -23,24 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _train(tmp_path: Path, *extra: str, no_eval: bool = True, timeout: float = 300) -> Path:
-    args = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "--config",
-        str(ROOT / "configs/wuxi_core.yaml"),
-        "--no-progress",
-        *(["--no-eval"] if no_eval else []),
-        *TINY,
-        f"run_root={tmp_path}",
-        *extra,
-    ]
-    proc = subprocess.run(
-        args, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=dict(os.environ)
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = [p for p in tmp_path.iterdir() if p.is_dir() and "__mappo__" in p.name]
-    assert len(runs) == 1
-    return runs[0]
+    return train_tiny(tmp_path, *extra, evaluate=not no_eval, timeout=timeout)
 
 
 def _tb_scalar_tags(run: Path) -> set[str]:
@@ -89,13 +72,8 @@ def test_train_py_says_what_it_does_and_prints_the_test_table(tmp_path: Path, tm
     """The main job as a newcomer runs it (tiny budget): a line per stage on stderr (warm start,
     validation, training, test), a bar with the time left, and a table on the test seeds, which no
     training or model selection saw, on stdout."""
-    args = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "--config",
-        str(ROOT / "configs/wuxi_core.yaml"),
-        *TINY,
-        f"run_root={tmp_path}",
+    args = train_command(
+        tmp_path,
         "warm_start.steps=60",
         "ppo.gamma=0.9",
         "warm_start.epochs=1",
@@ -105,7 +83,9 @@ def test_train_py_says_what_it_does_and_prints_the_test_table(tmp_path: Path, tm
         "eval.test_seeds=[1]",
         "eval.baselines=[max_pressure]",
         "eval.workers=1",
-    ]
+        evaluate=True,
+        progress=True,
+    )
     proc = subprocess.run(
         args, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=dict(os.environ)
     )
@@ -131,17 +111,7 @@ def test_train_py_says_what_it_does_and_prints_the_test_table(tmp_path: Path, tm
 
 
 def test_kill_and_resume_keeps_the_timestep_counter(tmp_path: Path, tmp_cache: Path) -> None:
-    args = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "--config",
-        str(ROOT / "configs/wuxi_core.yaml"),
-        "--no-progress",
-        "--no-eval",
-        *TINY,
-        f"run_root={tmp_path}",
-        "total_timesteps=100000",
-    ]
+    args = train_command(tmp_path, "total_timesteps=100000")
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 240
