@@ -276,3 +276,43 @@ def test_records_say_where_they_ran(tmp_path: Path, tmp_cache: Path) -> None:
     out = run_episodes(sweep(tmp_path, tmp_cache, "inline", workers=0, seeds=[1]), progress=False)
     records = [json.loads(p.read_text()) for p in sorted(out.glob("episodes/*/*/seed_*.json"))]
     assert len(records) == 3 and {r["node"] for r in records} == {"local"}
+
+
+def test_a_node_without_the_drivers_files_rebuilds_them(
+    single_scenario: Scenario, tmp_path: Path, tmp_cache: Path
+) -> None:
+    """What a Ray task does on a machine without the driver's cache or results folder: the same record."""
+    import dataclasses
+    import shutil
+
+    from evaluation.config import ControllerEntry, ScenarioSpec
+
+    config = sweep(tmp_path, tmp_cache, "unused", cache_dir=str(tmp_path / "node-cache"))
+    entry = ControllerEntry.model_validate("webster")
+    workdir = tmp_path / "driver-work"
+    inputs = harness.prepare_native(entry, single_scenario, workdir, config)
+    job = harness.Job(
+        scenario=single_scenario,
+        scenario_spec=ScenarioSpec(name="wuxi-single", horizon=300),
+        scenario_label="wuxi-single_h300",
+        entry=entry,
+        seed=1,
+        path=tmp_path / "seed_1.json",
+        fingerprint="x",
+        inputs=inputs,
+        input_files=harness._input_files(inputs),
+    )
+    on_driver = harness._run_job(job, config)
+    shutil.rmtree(workdir)  # the node has neither the prepared inputs ...
+    missing = tmp_path / "elsewhere"  # ... nor the driver's scenario cache
+    remote = dataclasses.replace(
+        job,
+        scenario=dataclasses.replace(
+            single_scenario,
+            net_file=missing / single_scenario.net_file.name,
+            route_files=tuple(missing / p.name for p in single_scenario.route_files),
+        ),
+    )
+    on_node = harness._run_job(remote, config)
+    assert (tmp_path / "node-cache").is_dir()  # built there
+    assert on_node["metrics"] == on_driver["metrics"] and on_node["series"] == on_driver["series"]
