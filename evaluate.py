@@ -3,6 +3,7 @@
     python evaluate.py                                   # configs/eval/wuxi_core.yaml
     python evaluate.py --config configs/eval/wuxi_core.yaml --seeds 5 --out results/x \
         --controllers fixed_time,max_pressure,ppo:runs/my-run --workers 2
+    python evaluate.py --executor ray --address 10.0.0.1:6379 --workers 64   # on a Ray cluster
     python evaluate.py --gui --controllers max_pressure  # watch one episode in sumo-gui
     python evaluate.py --screenshots shots/ --controllers actuated --horizon 600
 
@@ -35,6 +36,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", help="evaluate on this scenario instead (name or path)")
     parser.add_argument("--horizon", type=float, help="shorten every scenario to this many seconds")
     parser.add_argument("--workers", type=int, help="parallel worker processes (0: in this process)")
+    parser.add_argument(
+        "--executor",
+        choices=("process", "ray"),
+        help="where episodes run: process (a pool on this machine, the default) or ray",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor ray: the Ray head's host:port or 'auto' (default: a local Ray instance)",
+    )
     parser.add_argument("--reference", help="controller label the paired differences are taken against")
     parser.add_argument("--gui", action="store_true", help="run one episode in sumo-gui and exit")
     parser.add_argument(
@@ -59,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             seeds=args.seeds,
             out=args.out,
             workers=args.workers,
+            executor=args.executor,
+            ray_address=args.address,
             controllers=args.controllers,
             reference=args.reference,
         )

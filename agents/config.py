@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.ray_cluster import parse_address
 from envs.config import EnvConfig
 from scenarios.resolve import resolve
 from scenarios.scenario import Scenario
@@ -116,6 +117,11 @@ class TrainConfig(BaseModel):
         warm_start: behaviour cloning of a heuristic teacher before PPO (off when ``steps`` is 0).
         seed: seed of the policy initialisation and of the training episode seeds.
         n_envs: simulations (worker processes) collecting experience in parallel.
+        executor: where the simulations run: ``process`` (worker processes on this machine) or
+            ``ray`` (Ray actors on a local Ray instance or a cluster, so ``n_envs`` may exceed one
+            machine's cores; needs ``pip install -e ".[ray]"``). The learner stays here.
+        ray_address: with ``executor: ray``, the head's ``host:port`` (or ``auto``); ``None``
+            starts a local Ray instance with ``n_envs`` CPUs.
         total_timesteps: training budget in agent-steps (one decision of one intersection).
         max_minutes: wall-clock budget; training stops at whichever budget ends first.
         checkpoint_every: agent-steps between checkpoints.
@@ -133,6 +139,8 @@ class TrainConfig(BaseModel):
     warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
     seed: int = Field(0, ge=0)
     n_envs: int = Field(2, gt=0)
+    executor: Literal["process", "ray"] = "process"
+    ray_address: str | None = None
     total_timesteps: int = Field(1_000_000, gt=0)
     max_minutes: float | None = Field(None, gt=0)
     checkpoint_every: int = Field(100_000, gt=0)
@@ -165,6 +173,13 @@ class TrainConfig(BaseModel):
                 "warm_start.teacher 'time_loss' reads the time-loss detectors: set "
                 "env.detector_range (e.g. 100; the policy's observation does not change)"
             )
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError(
+                f"ray_address {self.ray_address!r} is set but executor is {self.executor!r}; "
+                "set executor=ray or drop the address"
+            )
+        if self.ray_address is not None:
+            parse_address(self.ray_address, "ray_address")
         return self
 
     def resolve_scenario(self) -> Scenario:

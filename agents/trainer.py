@@ -78,6 +78,8 @@ def _make_env(config: TrainConfig, checkpoint: dict[str, Any] | None) -> tuple[M
         seed_base=training_seed_base(config.seed),
         in_process=config.n_envs == 1,
         start_episodes=start_episodes,
+        executor=config.executor,
+        ray_address=config.ray_address,
     )
     if not config.ppo.normalize_reward:
         return venv, venv

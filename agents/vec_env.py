@@ -8,7 +8,9 @@ process, never by thread). ``n_envs=1`` with ``in_process=True`` runs in the tra
 All agents of one simulation end their episode together (the horizon), and the worker restarts the
 simulation with the next seed of its own seed stream. A SUMO fault in a worker (crash, kill) is
 caught: the worker restarts its simulation, the episode is marked truncated and the event counted
-(``faults``), and training goes on.
+(``faults``), and training goes on. With ``executor="ray"`` the workers are Ray actors around the
+same :class:`_Sim` (:mod:`agents.ray_workers`), so ``n_envs`` may exceed one machine's cores; a
+dead actor is replaced by a fresh one and counted the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import multiprocessing as mp
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
@@ -155,12 +157,12 @@ def _discounted(rewards: np.ndarray, cuts: list[bool], gamma: float) -> tuple[np
 class _Sim:
     """One simulation and its agent bookkeeping; runs inside a worker (or in-process)."""
 
-    def __init__(self, spec: WorkerSpec, episode: int = 0) -> None:
+    def __init__(self, spec: WorkerSpec, episode: int = 0, faults: int = 0) -> None:
         self.spec = spec
         self.env = TrafficSignalEnv(spec.scenario, spec.env_config)
         self.agents = list(self.env.possible_agents)
         self.episode = episode
-        self.faults = 0
+        self.faults = faults
         self.masks = np.ones((len(self.agents), self.env.dims.n_actions), dtype=bool)
 
     @property
@@ -181,12 +183,7 @@ class _Sim:
                 {a: int(actions[i]) for i, a in enumerate(self.agents)}
             )
         except SimulationError as exc:  # restart rather than kill the run
-            self.faults += 1
-            self.episode += 1
-            fresh = self.reset()
-            net = dict(fresh.info, fault=str(exc), episode_done=True)
-            # No last observation exists: bootstrap from a fresh start.
-            return SimStep(fresh.obs, np.zeros(len(self.agents)), True, fresh.masks, net, fresh.obs)
+            return self.restart(str(exc))
         stacked = self._pack(obs, infos)
         rewards = np.array([rew[a] for a in self.agents], dtype=np.float32)
         net = dict(infos[self.agents[0]])
@@ -198,6 +195,17 @@ class _Sim:
         self.episode += 1
         fresh = self.reset()
         return SimStep(fresh.obs, rewards, True, fresh.masks, net, stacked, episode_stats)
+
+    def restart(self, reason: str) -> SimStep:
+        """End the episode in progress after a fault (SUMO died, or the worker running it: a Ray
+        actor replaced by a fresh one): count it, start the next episode, and report the step as
+        done with the fault's ``reason`` in ``net``."""
+        self.faults += 1
+        self.episode += 1
+        fresh = self.reset()
+        net = dict(fresh.info, fault=reason, episode_done=True)
+        # No last observation exists: bootstrap from a fresh start.
+        return SimStep(fresh.obs, np.zeros(len(self.agents)), True, fresh.masks, net, fresh.obs)
 
     def teacher_rollout(self, job: TeacherJob) -> TeacherBatch:
         """Run ``job.n_steps`` decisions under the heuristic ``job.teacher``; the next ``reset``
@@ -246,8 +254,13 @@ class _Sim:
             return self.teacher_rollout(data)
         if cmd == "state":
             return self.state()
+        if cmd == "restart":
+            return self.restart(data)
+        if cmd == "shape":
+            return self.shape
         raise SimulationError(
-            f"training worker: unknown command {cmd!r} (known: step, reset, teacher, state, close)."
+            f"training worker: unknown command {cmd!r} "
+            "(known: step, reset, teacher, state, restart, shape, close)."
         )
 
     def close(self) -> None:
@@ -288,6 +301,14 @@ class MultiAgentVecEnv(VecEnv):
             ``seed_base + i + n_envs * k``.
         in_process: with ``n_envs == 1``, run the simulation in this process.
         start_episodes: per-worker episode counters to continue from (resume).
+        executor: ``process`` (worker processes on this machine) or ``ray`` (Ray actors, on a
+            local Ray instance or a cluster: :mod:`agents.ray_workers`; needs the ``ray`` extra).
+        ray_address: with ``executor="ray"``, the head's ``host:port`` or ``auto``; ``None``
+            starts a local Ray instance with ``n_envs`` CPUs.
+
+    Raises:
+        ConfigError: ``executor="ray"`` without the ``ray`` extra, or a malformed address.
+        ClusterError: no Ray cluster answers at ``ray_address``.
     """
 
     def __init__(
@@ -299,6 +320,8 @@ class MultiAgentVecEnv(VecEnv):
         seed_base: int = TRAIN_SEED_BASE,
         in_process: bool = False,
         start_episodes: Sequence[int] | None = None,
+        executor: Literal["process", "ray"] = "process",
+        ray_address: str | None = None,
     ) -> None:
         if n_envs < 1:
             raise TSCError(f"n_envs={n_envs} must be >= 1.")
@@ -307,7 +330,14 @@ class MultiAgentVecEnv(VecEnv):
         self._local: _Sim | None = None
         self._remotes: list[Any] = []
         self._procs: list[mp.Process] = []
-        if in_process and n_envs == 1:
+        self.ray_workers: Any = None  # agents.ray_workers.RayWorkers with executor="ray"
+        if executor == "ray":
+            from agents.ray_workers import RayWorkers  # imports ray: only when asked for
+
+            self.ray_workers = RayWorkers(specs, starts, address=ray_address)
+            shape = self.ray_workers.shape
+            probe = None
+        elif in_process and n_envs == 1:
             self._local = _Sim(specs[0], starts[0])
             shape = self._local.shape
             probe = self._local.env
@@ -357,6 +387,8 @@ class MultiAgentVecEnv(VecEnv):
         return payload
 
     def _call_all(self, cmd: str, data: Sequence[Any] | None = None) -> list[Any]:
+        if self.ray_workers is not None:
+            return self.ray_workers.call_all(cmd, data)
         if self._local is not None:
             return [self._local.handle(cmd, None if data is None else data[0])]
         for i, remote in enumerate(self._remotes):
@@ -424,6 +456,8 @@ class MultiAgentVecEnv(VecEnv):
         self._closed = True
         if self._local is not None:
             self._local.close()
+        if self.ray_workers is not None:
+            self.ray_workers.close()
         for remote in self._remotes:
             try:
                 remote.send(("close", None))

@@ -29,6 +29,10 @@ class SimulationError(TSCError):
     """SUMO failed while running (crashed, was killed, or rejected a command)."""
 
 
+class ClusterError(TSCError):
+    """A Ray cluster cannot be reached at the given address, or lost the workers it was running."""
+
+
 class InvalidActionError(TSCError, ValueError):
     """An agent chose an action that is outside its space or masked out at this step."""
 

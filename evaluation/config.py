@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 import scenarios
 from core.config import read_yaml_mapping, validate
 from core.errors import ConfigError
+from core.ray_cluster import parse_address
 from envs.config import EnvConfig
 from scenarios.scenario import Scenario
 
@@ -284,8 +285,13 @@ class EvalConfig(BaseModel):
         seeds: SUMO seeds, or a count ``n`` meaning seeds ``1..n`` (the same held-out seeds as
             training's periodic evaluation; training episodes use seeds >= 100000).
         reference: label of the controller the paired differences are taken against.
-        workers: episodes run in parallel worker processes (one simulation each); 0 runs them in
-            this process (debugging).
+        workers: episodes run in parallel (one simulation each): worker processes, or Ray tasks in
+            flight with ``executor: ray``; 0 runs them in this process (debugging, ``process`` only).
+        executor: ``process`` (a spawn process pool on this machine) or ``ray`` (Ray tasks on a local
+            Ray instance or a cluster; needs ``pip install -e ".[ray]"``). The results folder, the
+            resumability and the metrics are the same.
+        ray_address: with ``executor: ray``, the head's ``host:port`` (or ``auto``); ``None`` starts
+            a local Ray instance with ``workers`` CPUs.
         out: results folder.
         cache_dir: scenario cache folder (``None``: the scenarios package default).
         env: environment settings for env-driven controllers (a learned policy brings its own).
@@ -303,6 +309,8 @@ class EvalConfig(BaseModel):
     seeds: tuple[int, ...] = (1, 2, 3)
     reference: str = "fixed_time"
     workers: int = Field(2, ge=0)
+    executor: Literal["process", "ray"] = "process"
+    ray_address: str | None = None
     out: str = "results/eval"
     cache_dir: str | None = None
     env: EnvConfig = Field(default_factory=EnvConfig)
@@ -346,6 +354,18 @@ class EvalConfig(BaseModel):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"controllers: duplicate labels {dupes}; give each a label (label=spec)")
+        if self.ray_address is not None and self.executor != "ray":
+            raise ValueError(
+                f"ray_address {self.ray_address!r} is set but executor is {self.executor!r}; "
+                "set executor to 'ray' (--executor ray) or drop the address"
+            )
+        if self.executor == "ray" and self.workers == 0:
+            raise ValueError(
+                "workers=0 runs the episodes in this process, which the Ray executor cannot; "
+                "set workers >= 1 (Ray tasks in flight) or executor 'process'"
+            )
+        if self.ray_address is not None:
+            parse_address(self.ray_address, "ray_address")
         scen = [s.label for s in self.scenarios]
         if len(set(scen)) != len(scen):
             raise ValueError(f"scenarios: duplicate entries {scen}")

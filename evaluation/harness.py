@@ -7,31 +7,31 @@ Layout of a results folder::
         inputs.json + *.add.xml                   computed once per scenario and reused
     OUT/episodes/<scenario>/<controller>/seed_<n>.json   one finished episode (written atomically)
 
-Each episode runs in a worker process (``spawn``; libsumo in-process there), writes its JSON with a
-temporary file and ``os.replace``, and is skipped on a rerun when its fingerprint (scenario,
-controller, seed and the settings that affect it) matches. Controllers share seeds, so their
+Each episode runs in a worker process (``spawn``; libsumo in-process there) or, with
+``executor: ray``, as a Ray task on a local Ray instance or a cluster (:mod:`evaluation.executors`).
+The driver writes each finished episode's JSON with a temporary file and ``os.replace`` (with its
+``node``: where it ran), and skips it on a rerun when its fingerprint (scenario, controller, seed and
+the settings that affect it) matches. Controllers share seeds, so their
 episodes are paired: seed ``k`` means the same SUMO random stream (the same realised demand).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from core.config import dump_config
-from core.errors import SimulationError, TSCError
+from core.errors import SimulationError
 from core.files import atomic_write_text, read_json, remove_stale_temporaries
 from envs.connection import SumoConnection
-from evaluation.config import ControllerEntry, EvalConfig
+from evaluation.config import ControllerEntry, EvalConfig, ScenarioSpec
 from evaluation.controllers import NativeInputs, make_controller
+from evaluation.executors import make_executor
 from evaluation.metrics import output_args, parse_outputs
 from scenarios.scenario import Scenario
 
@@ -196,15 +196,29 @@ def _run_env(
 # ---------------------------------------------------------------------------- many episodes
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One episode to run (picklable: it crosses into a worker process)."""
+    """One episode to run (picklable: it crosses into a worker process or a Ray task).
+
+    Attributes:
+        scenario: the scenario as built on the driver (its files live in the driver's cache).
+        scenario_spec: how to build it again on a node without the driver's files (Ray).
+        scenario_label: the scenario's label in the results.
+        entry: the controller.
+        seed: SUMO seed.
+        path: where the driver writes the episode record.
+        fingerprint: what the record must carry to count as finished on a rerun.
+        inputs: a native controller's prepared inputs (``None`` for env-driven controllers).
+        input_files: the contents of ``inputs``' files by path, for a node that lacks them (Ray).
+    """
 
     scenario: Scenario
+    scenario_spec: ScenarioSpec
     scenario_label: str
     entry: ControllerEntry
     seed: int
     path: Path
     fingerprint: str
     inputs: NativeInputs | None
+    input_files: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -213,11 +227,26 @@ def _fingerprint(*parts: Any) -> str:
 
 
 def _run_job(job: Job, config: EvalConfig) -> dict[str, Any]:
-    """Worker entry point: run the episode and write its record atomically."""
-    record = run_episode(job.scenario, job.entry, job.seed, config, job.inputs)
+    """Worker entry point: run the episode and return its record (the driver writes it).
+
+    On a node that lacks the driver's files (a Ray cluster without a shared file system), the
+    scenario is built again from its spec (deterministic per build seed, so the same files) and a
+    native controller's inputs are written to a temporary folder from the contents the job carries.
+    """
+    scenario, inputs = job.scenario, job.inputs
+    if not all(Path(f).is_file() for f in (scenario.net_file, *scenario.route_files)):
+        scenario = job.scenario_spec.resolve(config.cache_dir)
+    with tempfile.TemporaryDirectory(prefix="wuxi-inputs-") as tmp:
+        if inputs is not None and not all(Path(f).is_file() for f in inputs.additional_files):
+            local = []
+            for i, name in enumerate(inputs.additional_files):
+                copy = Path(tmp) / f"{i}_{Path(name).name}"
+                copy.write_text(job.input_files[name])
+                local.append(str(copy))
+            inputs = dataclasses.replace(inputs, additional_files=tuple(local))
+        record = run_episode(scenario, job.entry, job.seed, config, inputs)
     record["scenario"] = job.scenario_label
     record["fingerprint"] = job.fingerprint
-    atomic_write_text(job.path, json.dumps(record, indent=1, sort_keys=True))
     return record
 
 
@@ -238,41 +267,6 @@ def _prepare_job(prep: Preparation, config: EvalConfig) -> NativeInputs:
     return inputs
 
 
-def _pool(workers: int, n_jobs: int) -> cf.Executor | None:
-    if workers == 0 or n_jobs == 0:
-        return None
-    return cf.ProcessPoolExecutor(
-        max_workers=min(workers, n_jobs), mp_context=multiprocessing.get_context("spawn")
-    )
-
-
-def _map(
-    workers: int, fn: Any, calls: list[tuple], bar: Any = None
-) -> Iterable[tuple[tuple, Any, BaseException | None]]:
-    """Run ``fn(*args)`` for each call (in worker processes, or here with ``workers=0``); yield
-    ``(args, result, error)`` as each finishes."""
-    pool = _pool(workers, len(calls))
-    try:
-        if pool is None:
-            for args in calls:
-                try:
-                    yield args, fn(*args), None
-                except TSCError as exc:
-                    yield args, None, exc
-                if bar is not None:
-                    bar.update(1)
-            return
-        futures = {pool.submit(fn, *args): args for args in calls}
-        for fut in cf.as_completed(futures):
-            exc = fut.exception()
-            yield futures[fut], (None if exc else fut.result()), exc
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-
-
 def _native_inputs(
     config: EvalConfig, built: dict[str, Scenario], native: dict[str, bool], out: Path, failures: list[str]
 ) -> dict[tuple[str, str], NativeInputs]:
@@ -280,7 +274,7 @@ def _native_inputs(
     fingerprint matches, the others computed (e.g. Webster's measurement run) in parallel."""
     settings = config.controller_settings.model_dump(mode="json")
     inputs: dict[tuple[str, str], NativeInputs] = {}
-    todo: list[tuple[Preparation, EvalConfig]] = []
+    todo: list[Preparation] = []
     for spec in config.scenarios:
         for entry in config.controllers:
             if not native[entry.label]:
@@ -297,12 +291,15 @@ def _native_inputs(
             ):
                 inputs[(spec.label, entry.label)] = NativeInputs.from_json(json.dumps(cached))
             else:
-                todo.append((Preparation(entry, built[spec.label], spec.label, workdir, fp), config))
-    for (prep, _), result, exc in _map(config.workers, _prepare_job, todo):
-        if exc is not None:
-            failures.append(f"prepare {prep.entry.label} on {prep.scenario_label}: {exc}")
+                todo.append(Preparation(entry, built[spec.label], spec.label, workdir, fp))
+    # Preparations write into the results folder, so they run on this machine whatever the executor
+    # (a few runs per sweep; every episode then carries the inputs to wherever it runs).
+    for done in make_executor("process", config.workers).map(_prepare_job, todo, config):
+        prep = done.item
+        if done.error is not None:
+            failures.append(f"prepare {prep.entry.label} on {prep.scenario_label}: {done.error}")
         else:
-            inputs[(prep.scenario_label, prep.entry.label)] = result
+            inputs[(prep.scenario_label, prep.entry.label)] = done.result
     return inputs
 
 
@@ -337,8 +334,28 @@ def _pending_jobs(
                 if old is not None and old.get("fingerprint") == fp:
                     n_done += 1
                     continue
-                jobs.append(Job(built[spec.label], spec.label, entry, seed, path, fp, inputs.get(key)))
+                native_inputs = inputs.get(key)
+                jobs.append(
+                    Job(
+                        scenario=built[spec.label],
+                        scenario_spec=spec,
+                        scenario_label=spec.label,
+                        entry=entry,
+                        seed=seed,
+                        path=path,
+                        fingerprint=fp,
+                        inputs=native_inputs,
+                        input_files=_input_files(native_inputs),
+                    )
+                )
     return jobs, n_done
+
+
+def _input_files(inputs: NativeInputs | None) -> dict[str, str]:
+    """The contents of a native controller's input files by path (small XML programs)."""
+    if inputs is None:
+        return {}
+    return {name: Path(name).read_text() for name in inputs.additional_files}
 
 
 def run_episodes(
@@ -362,6 +379,7 @@ def run_episodes(
     """
     from tqdm.auto import tqdm
 
+    executor = make_executor(config.executor, config.workers, config.ray_address)  # Ray: fails fast
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)  # of a run killed between write and rename
@@ -383,9 +401,14 @@ def run_episodes(
         dynamic_ncols=True,
     )
     try:
-        for (job, _), _, exc in _map(config.workers, _run_job, [(job, config) for job in jobs], bar):
-            if exc is not None:
-                failures.append(f"{job.scenario_label}/{job.entry.label}/seed {job.seed}: {exc}")
+        for done in executor.map(_run_job, jobs, config, bar):
+            job = done.item
+            if done.error is not None:
+                failures.append(f"{job.scenario_label}/{job.entry.label}/seed {job.seed}: {done.error}")
+                continue
+            # Written here, on the driver: with Ray the episode may have run on another machine.
+            record = dict(done.result, node=done.node)
+            atomic_write_text(job.path, json.dumps(record, indent=1, sort_keys=True))
     finally:
         bar.close()
     if failures:
