@@ -3,7 +3,7 @@
     python evaluate.py                                   # configs/eval/wuxi_core.yaml
     python evaluate.py --config configs/eval/wuxi_core.yaml --seeds 5 --out results/x \
         --controllers fixed_time,max_pressure,ppo:runs/my-run --workers 2
-    python evaluate.py --executor ray --address 10.0.0.1:6379 --workers 64   # on a Ray cluster
+    python evaluate.py --executor ray --address HEAD_IP:6379 --workers 64   # on a Ray cluster
     python evaluate.py --gui --controllers max_pressure  # watch one episode in sumo-gui
     python evaluate.py --screenshots shots/ --controllers actuated --horizon 600
 

@@ -65,7 +65,7 @@ def parse_address(address: str, field: str) -> tuple[str, int] | None:
     if address.startswith("ray://"):
         raise ConfigError(
             f"{field}: {address!r} is a Ray Client address; give the head's GCS address instead "
-            "(host:port, e.g. 10.0.0.1:6379, as printed by `ray start --head`) and run the driver "
+            "(host:port, e.g. HEAD_IP:6379, as printed by `ray start --head`) and run the driver "
             "on a machine of the cluster."
         )
     host, sep, port = address.rpartition(":")
@@ -73,7 +73,7 @@ def parse_address(address: str, field: str) -> tuple[str, int] | None:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(
             f"{field}: {address!r} is not a Ray address; give host:port of the head "
-            "(e.g. 10.0.0.1:6379, as printed by `ray start --head`) or 'auto'."
+            "(e.g. HEAD_IP:6379, as printed by `ray start --head`) or 'auto'."
         )
     return host, int(port)
 

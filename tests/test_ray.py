@@ -249,16 +249,16 @@ def test_malformed_addresses_name_the_field() -> None:
     with pytest.raises(ConfigError, match="ray_address.*'nowhere' is not a Ray address"):
         make_eval_config({"executor": "ray", "ray_address": "nowhere"})
     with pytest.raises(ConfigError, match="ray_address.*Ray Client address"):
-        make_eval_config({"executor": "ray", "ray_address": "ray://10.0.0.1:10001"})
+        make_eval_config({"executor": "ray", "ray_address": "ray://headnode:10001"})
     with pytest.raises(ConfigError, match="executor is 'process'"):
-        make_eval_config({"ray_address": "10.0.0.1:6379"})
+        make_eval_config({"ray_address": "headnode:6379"})
     with pytest.raises(ConfigError, match="workers=0"):
         make_eval_config({"executor": "ray", "workers": 0})
     from agents.config import TrainConfig
     from core.config import validate
 
     with pytest.raises(ConfigError, match="executor=ray"):
-        validate(TrainConfig, {"ray_address": "10.0.0.1:6379"}, "train")
+        validate(TrainConfig, {"ray_address": "headnode:6379"}, "train")
 
 
 def test_without_the_extra_ray_asks_for_the_install(
