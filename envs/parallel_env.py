@@ -281,6 +281,12 @@ class TrafficSignalEnv(ParallelEnv):
         """The latest snapshot of ``agent``'s intersection (for model-based controllers)."""
         return self._states[agent]
 
+    def due_phases(self, agent: str) -> np.ndarray:
+        """Boolean per green phase of ``agent``: its halting vehicles have waited ``max_red`` seconds at
+        red, so the starvation guard serves it next (all ``False`` when ``max_red`` is unset). For
+        monitoring: the live view raises a starvation alert when the guard fires."""
+        return self._controllers[agent].due(self._now).copy()
+
     def close(self) -> None:
         """Stop SUMO. Idempotent."""
         self._close_sim()
