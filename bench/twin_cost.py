@@ -10,8 +10,11 @@ does (the browser itself runs on the ops machine, so its rendering is not counte
 per pair (plain, live; live, plain) so that drift on a shared machine cancels. Prints the wall time
 per episode (``run_episode``'s ``wall_seconds``: SUMO start, every step, output parsing), the time
 inside SUMO's ``simulationStep`` and outside it (where the view's own work runs), the process CPU
-time (less sensitive than wall time to other jobs on a shared machine), the frames the client got,
-and the ratios live / plain (target <= 1.10).
+time, the frames the client got, and the ratios live / plain (target <= 1.10). On a shared machine
+the A/B wall ratio is at the mercy of the other jobs, so the live runs also measure the view's own
+work in the same run: the wall time of its sampling on the simulation thread
+(``TwinObserver.busy_seconds``) plus all CPU time of the server and client threads (the process
+CPU time less the main thread's).
 """
 
 from __future__ import annotations
@@ -48,11 +51,18 @@ def episode(scenario: Any, config: Any, seed: int, live: bool) -> dict[str, floa
     from evaluation.twin.live import LiveSession
 
     entry = config.controllers[0]
-    cpu0 = time.process_time()
+    cpu0, main0 = time.process_time(), time.thread_time()
     if not live:
         record = run_episode(scenario, entry, seed, config)
         cpu = time.process_time() - cpu0
-        return {"wall": record["wall_seconds"], "sumo": record["sim_step_seconds"], "cpu": cpu, "frames": 0}
+        return {
+            "wall": record["wall_seconds"],
+            "sumo": record["sim_step_seconds"],
+            "cpu": cpu,
+            "frames": 0,
+            "busy": 0.0,
+            "threads": 0.0,
+        }
     stats, stop = {"frames": 0}, threading.Event()
     with LiveSession(scenario, entry, seed, config) as session:
         client = threading.Thread(target=watch, args=(session.url, stats, stop), daemon=True)
@@ -63,11 +73,14 @@ def episode(scenario: Any, config: Any, seed: int, live: bool) -> dict[str, floa
             client.join(10)
             stop.set()
     cpu = time.process_time() - cpu0
+    assert session.observer is not None
     return {
         "wall": record["wall_seconds"],
         "sumo": record["sim_step_seconds"],
         "cpu": cpu,
         "frames": stats["frames"],
+        "busy": session.observer.busy_seconds,
+        "threads": cpu - (time.thread_time() - main0),  # every thread but this one: server, client
     }
 
 

@@ -360,6 +360,33 @@ def test_replay_reaches_the_last_step(page: Any, jam_record: dict[str, Any]) -> 
     assert not page.errors
 
 
+def test_harness_writes_the_record_when_asked_and_resumes(tmp_path: Path, jam_record: dict[str, Any]) -> None:
+    from evaluation.harness import run_episodes
+
+    sc = jam_record["scenario"]
+    spec = {"name": "held", "net": str(sc.net_file), "routes": [str(p) for p in sc.route_files],
+            "additional": [str(p) for p in sc.additional_files], "end": 100}  # fmt: skip
+    data = {
+        "scenarios": [spec],
+        "controllers": ["fixed_time"],
+        "seeds": [1],
+        "workers": 0,
+        "out": str(tmp_path),
+    }
+    run_episodes(make_eval_config(data), progress=False)
+    assert not (tmp_path / "twin").exists()  # not asked: no record
+    run_episodes(
+        make_eval_config({**data, "twin": {"record": True}}), progress=False
+    )  # reruns: record missing
+    path = tmp_path / "twin" / "held" / "fixed_time" / "seed_1.jsonl.gz"
+    replay = read_record(path)
+    assert replay.info["controller"] == "fixed_time" and replay.frames[-1]["time"] == pytest.approx(100.0)
+    assert any(a["kind"] == "spillback" for f in replay.frames for a in f["raised"])
+    stamp = path.stat().st_mtime_ns
+    run_episodes(make_eval_config({**data, "twin": {"record": True}}), progress=False)
+    assert path.stat().st_mtime_ns == stamp  # done and recorded: skipped
+
+
 def test_server_binds_localhost_and_shuts_down() -> None:
     from evaluation.twin.feed import LiveFeed
     from evaluation.twin.server import TwinServer, create_app

@@ -57,6 +57,7 @@ class LiveSession:
         self.feed = LiveFeed(self.info)
         app = create_app(self.feed, geometry=self.geometry, push_hz=config.twin.push_hz)
         self.server = TwinServer(app, host=config.twin.host, port=config.twin.port)
+        self.observer: TwinObserver | None = None  # the latest run's (its busy_seconds: the view's cost)
 
     @property
     def url(self) -> str:
@@ -73,6 +74,7 @@ class LiveSession:
         observer = TwinObserver(
             self.geometry, self.config.twin, self.info, feed=self.feed, record=self.record
         )
+        self.observer = observer
         return run_episode(self.scenario, self.entry, self.seed, self.config, twin=observer)
 
     def stop(self) -> None:

@@ -77,6 +77,7 @@ class TwinObserver:
         self.feed = feed
         self.record_path = record
         self.frames = 0
+        self.busy_seconds = 0.0  # wall time spent sampling on the simulation thread (the view's cost there)
         self._engine = AlertEngine(config.alerts, topology(geometry))
         self._source: EnvSource | NativeSource | None = None
         self._writer: RecordWriter | None = None
@@ -111,8 +112,10 @@ class TwinObserver:
             self._decisions += 1
         self._now = now
         if now + _EPS >= self._next:
+            t0 = time.perf_counter()
             self._next = now + self.config.sample_period
             self._sample()
+            self.busy_seconds += time.perf_counter() - t0
         self._pace(now)
 
     def _pace(self, now: float) -> None:

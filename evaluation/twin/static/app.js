@@ -28,6 +28,7 @@ let frame = null;      // latest frame
 let kpiHistory = [];
 let alertLog = [];     // raised alerts (newest last)
 let monitoredPos = null; // lane index -> position in frame arrays
+let laneById = new Map(); // lane id -> lane index
 let stopBars = [];     // per signal: [{lane, links:[k...], x0,y0,x1,y1}]
 const view = { scale: 1, tx: 0, ty: 0 };
 let dirty = true;
@@ -38,6 +39,7 @@ function prepare(geometry) {
   G = geometry;
   monitoredPos = new Int32Array(G.lanes.id.length).fill(-1);
   G.monitored.forEach((li, k) => (monitoredPos[li] = k));
+  laneById = new Map(G.lanes.id.map((id, i) => [id, i]));
   stopBars = G.signals.map((sig) => {
     const byLane = new Map();
     sig.links.forEach((li, k) => {
@@ -162,7 +164,7 @@ function draw() {
     // active alerts: the lane highlighted, a ring at the junction
     for (const a of frame.active) {
       const colour = a.severity === "critical" ? "#ff3b3b" : a.severity === "warning" ? "#ffb020" : "#5aa0ff";
-      const li = a.lane ? G.lanes.id.indexOf(a.lane) : -1;
+      const li = a.lane && laneById.has(a.lane) ? laneById.get(a.lane) : -1;
       if (li >= 0) {
         const s = G.lanes.shape[li];
         ctx.strokeStyle = colour;
