@@ -439,3 +439,18 @@ def test_cli_live_records_and_bad_input_exits_2(tmp_path: Path, tmp_cache: Path)
     assert bad.returncode == 2 and "twin.alerts.spillback_fraction" in bad.stderr
     missing = twin_cli("replay", str(tmp_path / "nope.jsonl.gz"), "--linger", "0", cwd=tmp_path)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_a_full_turn_pocket_warns_that_it_spills_onto_the_road_behind_it() -> None:
+    t = LaneTopology(("P",), (80.0,), ("A",), ("J",), (420.0,))
+    up = AlertEngine(AlertConfig(), t).update(sample(0, [11]))  # 100% of the 80-m pocket
+    assert [(a.kind, a.severity) for a in up.raised] == [("spillback", "warning")]
+    assert "420 m before junction A" in up.raised[0].reason
+
+
+def test_geometry_walks_back_through_road_splits(core_scenario: Scenario) -> None:
+    g = read_geometry(core_scenario.net_file)
+    pockets = [lane for lane in (g.lanes[i] for i in g.monitored) if lane.upstream_gap > 0]
+    assert pockets, "wuxi-core's left-turn pockets start where the road splits"
+    for lane in pockets:
+        assert lane.upstream != lane.from_junction and g.junctions[lane.upstream].signalised

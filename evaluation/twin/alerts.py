@@ -87,14 +87,18 @@ class LaneTopology:
     Attributes:
         lane_ids: lane ids.
         lengths: lane lengths (m).
-        upstream: the junction each lane starts at.
+        upstream: the first junction upstream of each lane (where its queue spills into).
         downstream: the junction each lane ends at (the one whose signal holds its queue).
+        gaps: metres of unmonitored road between each lane's start and its upstream junction (a
+            turn pocket's lane starts where the road splits, before the upstream junction); empty:
+            all 0.
     """
 
     lane_ids: tuple[str, ...]
     lengths: tuple[float, ...]
     upstream: tuple[str, ...]
     downstream: tuple[str, ...]
+    gaps: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ class AlertEngine:
         self.config = config
         self.topology = topology
         self._lengths = np.asarray(topology.lengths, dtype=float)
+        self._gaps = np.asarray(topology.gaps or (0.0,) * len(topology.lane_ids), dtype=float)
         regions = sorted(set(topology.downstream))
         self._regions = regions
         pos = {j: k for k, j in enumerate(regions)}
@@ -239,10 +244,19 @@ class AlertEngine:
         hits = np.flatnonzero((fill >= c.spillback_fraction) & (self._lengths >= c.min_lane_length))
         out = []
         for i in hits:
-            severity: Severity = "critical" if fill[i] >= c.spillback_critical_fraction else "warning"
+            gap = self._gaps[i]
+            # Critical only when the queue stands at the upstream junction itself; a full lane that
+            # starts where the road splits (a turn pocket) spills onto the road before it first.
+            critical = fill[i] >= c.spillback_critical_fraction and gap <= 0
+            severity: Severity = "critical" if critical else "warning"
+            where = (
+                f"it reaches junction {topo.upstream[i]}"
+                if gap <= 0
+                else f"it spills onto the road behind it, {gap:.0f} m before junction {topo.upstream[i]}"
+            )
             reason = (
                 f"queue of {int(s.halting[i])} halting vehicles fills {min(fill[i], 1.0):.0%} of lane "
-                f"{topo.lane_ids[i]} ({topo.lengths[i]:.0f} m): it reaches junction {topo.upstream[i]}"
+                f"{topo.lane_ids[i]} ({topo.lengths[i]:.0f} m): {where}"
             )
             out.append(
                 _Condition(

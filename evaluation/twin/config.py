@@ -17,7 +17,9 @@ class AlertConfig(BaseModel):
         spillback_fraction: a signal's incoming lane whose halting vehicles (7.5 m each, car plus
             gap) fill at least this share of its length raises a ``spillback`` warning: its queue is
             about to reach the upstream junction and block it.
-        spillback_critical_fraction: from this share on the spillback is ``critical``.
+        spillback_critical_fraction: from this share on the spillback is ``critical`` (for a lane
+            that starts at its upstream junction; a turn pocket's lane, which starts where the road
+            splits, stays a warning: its queue spills onto the road before it reaches the junction).
         min_lane_length: lanes shorter than this (m) are never judged for spillback (a few
             vehicles fill a short connector lane without any risk).
         gridlock_seconds: a junction whose approaches hold vehicles of which none moved for this
@@ -47,7 +49,7 @@ class AlertConfig(BaseModel):
     backlog_growth: float = Field(20.0, gt=0)
     teleport_quiet: float = Field(60.0, gt=0)
     sensor_timeout: float = Field(30.0, gt=0)
-    clear_after: float = Field(10.0, ge=0)
+    clear_after: float = Field(30.0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> AlertConfig:

@@ -10,6 +10,7 @@ order fixed here (:attr:`NetGeometry.monitored`, :attr:`NetGeometry.signals`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ class LaneShape:
         to_junction: the junction it ends at (downstream: where its queue stands).
         length: lane length (m).
         shape: the lane's centre line as flat ``x0, y0, x1, y1, ...`` (m, net coordinates).
+        upstream: the first real junction upstream: ``from_junction``, or, where that node only
+            splits or joins one road (one incoming edge, e.g. where a turn pocket begins), the
+            junction found by walking back along the road.
+        upstream_gap: metres of road between the lane's start and ``upstream`` (0: adjacent).
     """
 
     lane_id: str
@@ -37,6 +42,8 @@ class LaneShape:
     to_junction: str
     length: float
     shape: tuple[float, ...]
+    upstream: str = ""
+    upstream_gap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,32 @@ def _shape(text: str | None, where: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+def _with_upstream(lanes: list[LaneShape], junctions: dict[str, JunctionPoint]) -> list[LaneShape]:
+    """``lanes`` with :attr:`LaneShape.upstream` and ``upstream_gap`` set: walk back from each lane's
+    start through nodes with exactly one incoming edge (road splits such as pocket starts) to the
+    first node where roads meet, a signal or the network's edge."""
+    edges: dict[tuple[str, str], float] = {}  # (from, to) -> length, per normal edge
+    for lane in lanes:
+        edges.setdefault((lane.from_junction, lane.to_junction), lane.length)
+    incoming: dict[str, list[tuple[str, float]]] = {}
+    for (u, v), length in edges.items():
+        incoming.setdefault(v, []).append((u, length))
+    out = []
+    for lane in lanes:
+        node, gap, seen = lane.from_junction, 0.0, {lane.to_junction}
+        while (
+            len(incoming.get(node, ())) == 1
+            and not (junctions.get(node) and junctions[node].signalised)
+            and node not in seen
+        ):
+            seen.add(node)
+            prev, length = incoming[node][0]
+            gap += length
+            node = prev
+        out.append(dataclasses.replace(lane, upstream=node, upstream_gap=gap))
+    return out
+
+
 def read_geometry(net_file: str | Path) -> NetGeometry:
     """Read the lane shapes, junctions and signal links of a SUMO ``.net.xml``.
 
@@ -191,6 +224,7 @@ def read_geometry(net_file: str | Path) -> NetGeometry:
         raise ScenarioError(
             f"Network file {path}: a number could not be read ({exc}); regenerate it."
         ) from None
+    lanes = _with_upstream(lanes, junctions)
     index = {lane.lane_id: i for i, lane in enumerate(lanes)}
     to_junction = {lane.lane_id: lane.to_junction for lane in lanes}
     signals = []

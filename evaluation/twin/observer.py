@@ -46,8 +46,9 @@ def topology(geometry: NetGeometry) -> LaneTopology:
     return LaneTopology(
         tuple(lane.lane_id for lane in lanes),
         tuple(lane.length for lane in lanes),
-        tuple(lane.from_junction for lane in lanes),
+        tuple(lane.upstream or lane.from_junction for lane in lanes),
         tuple(lane.to_junction for lane in lanes),
+        tuple(lane.upstream_gap for lane in lanes),
     )
 
 
