@@ -24,7 +24,7 @@ import json
 import multiprocessing
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -182,7 +182,7 @@ def _close_complete(conn: SumoConnection | None) -> None:
         conn.close()
 
 
-def _observed(twin: TwinObserver, attach: Any, run: Any) -> None:
+def _observed(twin: TwinObserver, attach: Callable[[], None], run: Callable[[], None]) -> None:
     """``attach()`` the observer, ``run()`` the episode, and finish the observer either way (its
     record is kept only when the episode completed)."""
     attach()
