@@ -6,6 +6,7 @@
     python evaluate.py --executor ray --address HEAD_IP:6379 --workers 64   # on a Ray cluster
     python evaluate.py --gui --controllers max_pressure  # watch one episode in sumo-gui
     python evaluate.py --screenshots shots/ --controllers actuated --horizon 600
+    python evaluate.py --live --controllers onnx:runs/my-run/export   # watch one episode in the browser
 
 Reads top to bottom: config (+ overrides) -> harness (resumable: rerun to continue) -> report.
 The results folder layout is described in evaluation/harness.py and evaluation/report.py.
@@ -55,6 +56,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run one episode, saving a screenshot every --screenshot-period s to DIR",
     )
     parser.add_argument("--screenshot-period", type=float, default=60.0)
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="run one episode with the live web view (the config's twin section; http://127.0.0.1:8765/) "
+        "and serve its final state until Ctrl-C",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return parser.parse_args(argv)
@@ -82,6 +89,20 @@ def main(argv: list[str] | None = None) -> int:
             for s in specs:
                 s["horizon"] = args.horizon or s.get("horizon")
             config = make_eval_config(config, scenarios=specs)
+        if args.live:
+            from evaluation.twin.live import LiveSession, wait_for_interrupt
+
+            scenario = config.scenarios[0].resolve(config.cache_dir)
+            entry, seed = config.controllers[0], config.seeds[0]
+            with LiveSession(scenario, entry, seed, config) as session:
+                print(
+                    f"live view of {entry.label} on {scenario.name}, seed {seed}: {session.url}",
+                    file=sys.stderr,
+                )
+                m = session.run()["metrics"]
+                print(f"{entry.label}: mean delay {m['delay']:.1f} s/veh; serving {session.url} until Ctrl-C")
+                wait_for_interrupt(None)
+            return 0
         if args.gui or args.screenshots:
             from evaluation.harness import run_episode
 

@@ -43,3 +43,7 @@ class CheckpointError(TSCError):
 
 class ExportError(TSCError):
     """An exported policy does not match the scenario it is asked to control."""
+
+
+class RecordError(TSCError):
+    """An episode record (the live view's per-step replay file) is missing, truncated or corrupt."""

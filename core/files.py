@@ -7,11 +7,12 @@ renamed over the target with ``os.replace`` (atomic on POSIX and Windows within 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,14 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)``, then atomically move the result to ``path``.
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on a clean exit, move it over ``path`` atomically.
 
-    The file gets the permissions a plain ``open`` would give (``0o666`` less the umask), not
-    ``mkstemp``'s ``0o600``: results are for everyone who may read the folder.
+    For files written over a long time (e.g. a per-step record streamed during an episode): readers
+    never see a half-written file, and an exception (or a kill) leaves no file at ``path``. The
+    temporary file is flushed to disk before the rename and gets the permissions a plain ``open``
+    would give (``0o666`` less the umask), not ``mkstemp``'s ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,13 +40,19 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> None:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        writer(tmp_path)
+        yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, writer: Callable[[Path], None]) -> None:
+    """Call ``writer(tmp_path)``, then atomically move the result to ``path`` (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp_path:
+        writer(tmp_path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -49,6 +49,9 @@ class EnvConfig(SignalTiming):
         max_phases: action/observation padding (greens); ``None`` = the largest in the net.
         max_movements: ``movement`` observation padding (signal links); ``None`` = the largest in
             the net. A phase-competition policy reads any padding, so this only sizes the vector.
+        lane_vars: lane variables to read every decision besides those the observation, the reward
+            and the info need (e.g. ``occupancy`` for the live view); the others are not read and
+            read as 0 in :class:`~envs.state.IntersectionState`.
         strict_actions: raise on a masked action instead of applying the closest allowed one.
         jam_halting_fraction: end the episode early (truncated, ``info['jammed']``) when this fraction
             of all running vehicles has been halting for ``jam_patience`` seconds; ``None`` disables.
@@ -71,6 +74,7 @@ class EnvConfig(SignalTiming):
     max_lanes: int | None = Field(None, gt=0)
     max_phases: int | None = Field(None, gt=0)
     max_movements: int | None = Field(None, gt=0)
+    lane_vars: tuple[Literal["count", "halting", "occupancy", "mean_speed", "waiting"], ...] = ()
     strict_actions: bool = False
     jam_halting_fraction: float | None = Field(None, gt=0, le=1)
     jam_patience: float = Field(300.0, gt=0)

@@ -363,6 +363,13 @@ class SumoConnection:
         self._call("setProgram", tl.setProgram, tls_id, program_id)
         self._call("setPhase", tl.setPhase, tls_id, start_phase)
 
+    def signal_state(self, tls_id: str) -> str:
+        """The signal's current state string, one character per link (``G``/``g`` green, ``y``
+        yellow, ``r`` red, ...; SUMO's ``getRedYellowGreenState``)."""
+        return str(
+            self._call("getRedYellowGreenState", self._api.trafficlight.getRedYellowGreenState, tls_id)
+        )
+
     def set_program(self, tls_id: str, program_id: str) -> None:
         """Switch a signal to another loaded program (e.g. an actuated one from an additional file)."""
         self._call("setProgram", self._api.trafficlight.setProgram, tls_id, program_id)

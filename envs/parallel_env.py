@@ -156,7 +156,7 @@ class TrafficSignalEnv(ParallelEnv):
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
         # The lane variables to read each decision: the info's metrics (count, halting, mean speed)
         # and what the observation and reward declare; all of them for one that declares nothing.
-        reads = {"count", "halting", "mean_speed"}
+        reads = {"count", "halting", "mean_speed", *self.config.lane_vars}
         for unit in (self._observation, self._reward):
             reads |= set(getattr(unit, "lane_vars", LANE_VARS))
         self._lane_vars = tuple(v for v in LANE_VARS if v in reads)
@@ -316,6 +316,12 @@ class TrafficSignalEnv(ParallelEnv):
     def batch_layout(self) -> BatchLayout:
         """Every agent's lanes, movements and neighbours as index arrays (static)."""
         return self._layout
+
+    def due_phases(self, agent: str) -> np.ndarray:
+        """Boolean per green phase of ``agent``: its halting vehicles have waited ``max_red`` seconds at
+        red, so the starvation guard serves it next (all ``False`` when ``max_red`` is unset). For
+        monitoring: the live view raises a starvation alert when the guard fires."""
+        return self._controllers[agent].due(self._now).copy()
 
     def close(self) -> None:
         """Stop SUMO. Idempotent."""

@@ -16,6 +16,7 @@ from core.config import read_yaml_mapping, validate
 from core.errors import ConfigError
 from core.ray_cluster import parse_address
 from envs.config import EnvConfig
+from evaluation.twin.config import TwinConfig
 from scenarios.scenario import Scenario
 
 
@@ -297,6 +298,8 @@ class EvalConfig(BaseModel):
         env: environment settings for env-driven controllers (a learned policy brings its own).
         controller_settings: settings of the native controller families.
         series_period: sampling period of the time series (queue, throughput) in the results (s).
+        twin: the live view and its risk alerts (:mod:`evaluation.twin`); with ``twin.record`` each
+            episode also writes its per-step record for replay.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -316,6 +319,7 @@ class EvalConfig(BaseModel):
     env: EnvConfig = Field(default_factory=EnvConfig)
     controller_settings: ControllerSettings = Field(default_factory=ControllerSettings)
     series_period: float = Field(60.0, gt=0)
+    twin: TwinConfig = Field(default_factory=TwinConfig)
 
     @field_validator("scenarios", mode="before")
     @classmethod

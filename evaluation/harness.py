@@ -6,6 +6,8 @@ Layout of a results folder::
     OUT/work/<scenario>/<controller>/             native controllers' inputs (Webster plan, ...),
         inputs.json + *.add.xml                   computed once per scenario and reused
     OUT/episodes/<scenario>/<controller>/seed_<n>.json   one finished episode (written atomically)
+    OUT/twin/<scenario>/<controller>/seed_<n>.jsonl.gz   with ``twin.record``: its per-step record
+                                                  for replay in the live view (evaluation.twin)
 
 Each episode runs in a worker process (``spawn``; libsumo in-process there) or, with
 ``executor: ray``, as a Ray task on a local Ray instance or a cluster (:mod:`evaluation.executors`).
@@ -22,11 +24,12 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import dump_config
-from core.errors import SimulationError
+from core.errors import ConfigError, SimulationError
 from core.files import atomic_write_text, read_json, remove_stale_temporaries
 from envs.connection import SumoConnection
 from evaluation.config import ControllerEntry, EvalConfig, ScenarioSpec
@@ -34,6 +37,9 @@ from evaluation.controllers import NativeInputs, make_controller
 from evaluation.executors import make_executor
 from evaluation.metrics import output_args, parse_outputs
 from scenarios.scenario import Scenario
+
+if TYPE_CHECKING:
+    from evaluation.twin.observer import TwinObserver
 
 FORMAT_VERSION = 1
 
@@ -67,6 +73,7 @@ def run_episode(
     gui: bool = False,
     screenshots: Path | None = None,
     screenshot_period: float = 60.0,
+    twin: TwinObserver | None = None,
 ) -> dict[str, Any]:
     """Run one episode of one controller and return its record (metrics, series, timings).
 
@@ -78,7 +85,14 @@ def run_episode(
         inputs: a native controller's prepared inputs (``None`` prepares them in a temp folder).
         gui: run in sumo-gui.
         screenshots: save a screenshot every ``screenshot_period`` s into this folder (needs gui).
+        twin: sample the episode for the live view and/or its replay record
+            (:class:`evaluation.twin.observer.TwinObserver`); it never changes the simulation.
+
+    Raises:
+        ConfigError: ``twin`` together with ``screenshots`` (one observer of the run at a time).
     """
+    if twin is not None and screenshots is not None:
+        raise ConfigError("run_episode: use either the live view (twin) or screenshots, not both.")
     t0 = time.perf_counter()
     controller = make_controller(entry.spec, config.controller_settings)
     with tempfile.TemporaryDirectory(prefix="wuxi-eval-") as tmp:
@@ -87,10 +101,12 @@ def run_episode(
         if controller.native:
             if inputs is None:
                 inputs = controller.sumo_inputs(scenario, folder)
-            sim_seconds = _run_native(scenario, seed, inputs, outputs, gui, screenshots, screenshot_period)
+            sim_seconds = _run_native(
+                scenario, seed, inputs, outputs, gui, screenshots, screenshot_period, twin
+            )
         else:
             sim_seconds = _run_env(
-                scenario, controller, seed, config, outputs, gui, screenshots, screenshot_period
+                scenario, controller, seed, config, outputs, gui, screenshots, screenshot_period, twin
             )
         metrics, series = parse_outputs(folder, config.series_period, scenario.step_length)
     return {
@@ -120,6 +136,16 @@ def _screenshot_loop(conn: SumoConnection, end: float, folder: Path | None, peri
         conn.screenshot(folder / f"t{int(t):06d}.png")
 
 
+def _observed_loop(conn: SumoConnection, end: float, twin: TwinObserver) -> None:
+    """Run to ``end`` in steps of the observer's sample period (SUMO runs the signals)."""
+    period = twin.config.sample_period
+    t = conn.time()
+    while t < end - 1e-9:
+        t = min(t + period, end)
+        conn.simulation_step(t)
+        twin.step(t, decided=False)
+
+
 def _run_native(
     scenario: Scenario,
     seed: int,
@@ -128,6 +154,7 @@ def _run_native(
     gui: bool,
     screenshots: Path | None,
     period: float,
+    twin: TwinObserver | None = None,
 ) -> float:
     with SumoConnection(
         inputs.apply(scenario),
@@ -139,7 +166,12 @@ def _run_native(
             # SUMO activates the program loaded last anyway; switching explicitly also verifies
             # that the program was loaded (SUMO refuses an unknown program id).
             conn.set_program(tls, program)
-        _screenshot_loop(conn, scenario.end, screenshots, period)
+        if twin is None:
+            _screenshot_loop(conn, scenario.end, screenshots, period)
+        else:
+            _observed(
+                twin, lambda: twin.attach_native(conn), lambda: _observed_loop(conn, scenario.end, twin)
+            )
         seconds = conn.sim_step_seconds
         _close_complete(conn)
         return seconds
@@ -151,6 +183,18 @@ def _close_complete(conn: SumoConnection | None) -> None:
         conn.close()
 
 
+def _observed(twin: TwinObserver, attach: Callable[[], None], run: Callable[[], None]) -> None:
+    """``attach()`` the observer, ``run()`` the episode, and finish the observer either way (its
+    record is kept only when the episode completed)."""
+    attach()
+    complete = False
+    try:
+        run()
+        complete = True
+    finally:
+        twin.finish(complete=complete)
+
+
 def _run_env(
     scenario: Scenario,
     controller: Any,
@@ -160,11 +204,14 @@ def _run_env(
     gui: bool,
     screenshots: Path | None,
     period: float,
+    twin: TwinObserver | None = None,
 ) -> float:
     from envs.parallel_env import TrafficSignalEnv
 
     env_config = getattr(controller, "env_config", None) or config.env
     updates = dict(getattr(controller, "env_updates", {}))  # e.g. gap_out needs the approach zones
+    if twin is not None:  # the live view colours lanes by occupancy
+        updates["lane_vars"] = tuple(dict.fromkeys((*env_config.lane_vars, "occupancy")))
     env_config = env_config.model_copy(
         update={**updates, "sumo_args": tuple(env_config.sumo_args) + tuple(outputs)}
     )
@@ -178,14 +225,27 @@ def _run_env(
         next_shot = conn.time() + period
         if screenshots is not None:
             screenshots.mkdir(parents=True, exist_ok=True)
-        if not env.agents:  # nothing to control: let SUMO run the static programs
-            _screenshot_loop(conn, scenario.end, screenshots, period)
-        while env.agents:
-            actions = controller.act(observations, infos)
-            observations, _, _, _, infos = env.step(actions)
-            if screenshots is not None and conn.time() >= next_shot:
-                conn.screenshot(screenshots / f"t{int(conn.time()):06d}.png")
-                next_shot += period
+
+        def loop() -> None:
+            nonlocal observations, infos, next_shot
+            if not env.agents:  # nothing to control: let SUMO run the static programs
+                if twin is not None:
+                    _observed_loop(conn, scenario.end, twin)
+                else:
+                    _screenshot_loop(conn, scenario.end, screenshots, period)
+            while env.agents:
+                actions = controller.act(observations, infos)
+                observations, _, _, _, infos = env.step(actions)
+                if twin is not None:
+                    twin.step(env.last_metrics["time"])
+                if screenshots is not None and conn.time() >= next_shot:
+                    conn.screenshot(screenshots / f"t{int(conn.time()):06d}.png")
+                    next_shot += period
+
+        if twin is None:
+            loop()
+        else:
+            _observed(twin, lambda: twin.attach_env(env), loop)
         seconds = conn.sim_step_seconds
         _close_complete(env.connection)
         return seconds
@@ -208,6 +268,7 @@ class Job:
         fingerprint: what the record must carry to count as finished on a rerun.
         inputs: a native controller's prepared inputs (``None`` for env-driven controllers).
         input_files: the contents of ``inputs``' files by path, for a node that lacks them (Ray).
+        record: where the live view's per-step record goes (``twin.record``), else ``None``.
     """
 
     scenario: Scenario
@@ -219,6 +280,7 @@ class Job:
     fingerprint: str
     inputs: NativeInputs | None
     input_files: dict[str, str] = dataclasses.field(default_factory=dict)
+    record: Path | None = None  # the live view's per-step record (twin.record)
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -244,7 +306,13 @@ def _run_job(job: Job, config: EvalConfig) -> dict[str, Any]:
                 copy.write_text(job.input_files[name])
                 local.append(str(copy))
             inputs = dataclasses.replace(inputs, additional_files=tuple(local))
-        record = run_episode(scenario, job.entry, job.seed, config, inputs)
+        twin = None
+        if job.record is not None:
+            from evaluation.twin.observer import TwinObserver, episode_info, read_geometry
+
+            info = episode_info(job.scenario_label, job.entry.label, job.seed, config)
+            twin = TwinObserver(read_geometry(scenario.net_file), config.twin, info, record=job.record)
+        record = run_episode(scenario, job.entry, job.seed, config, inputs, twin=twin)
     record["scenario"] = job.scenario_label
     record["fingerprint"] = job.fingerprint
     return record
@@ -330,8 +398,13 @@ def _pending_jobs(
                     None if native[entry.label] else env_settings,
                     config.series_period,
                 )
+                record = (
+                    out / "twin" / spec.label / entry.label / f"seed_{seed}.jsonl.gz"
+                    if config.twin.record
+                    else None
+                )
                 old = read_json(path)
-                if old is not None and old.get("fingerprint") == fp:
+                if old is not None and old.get("fingerprint") == fp and (record is None or record.is_file()):
                     n_done += 1
                     continue
                 native_inputs = inputs.get(key)
@@ -346,6 +419,7 @@ def _pending_jobs(
                         fingerprint=fp,
                         inputs=native_inputs,
                         input_files=_input_files(native_inputs),
+                        record=record,
                     )
                 )
     return jobs, n_done

@@ -166,3 +166,16 @@ def test_batched_phase_pickers_choose_what_the_per_agent_ones_choose(request, fi
             switches += sum(actions[a] != env.batch_state.phase[env._agent_index[a]] for a in actions)
             obs, _, _, _, infos = env.step(actions)
         assert switches > 0  # the pickers did choose, not only keep
+
+
+def test_only_the_lane_variables_asked_for_are_read(core_scenario) -> None:
+    """Occupancy is read by nothing built in; the live view asks for it (``env.lane_vars``)."""
+    for extra, expect in (((), False), (("occupancy",), True)):
+        with TrafficSignalEnv(core_scenario, lane_vars=extra) as env:
+            env.reset(seed=1)
+            for _ in range(30):
+                env.step({a: 0 for a in env.agents})
+            occupancy = np.concatenate([env.intersection_state(a).in_occupancy for a in env.agents])
+            counts = np.concatenate([env.intersection_state(a).in_count for a in env.agents])
+            assert counts.sum() > 0
+            assert bool(occupancy.any()) is expect
