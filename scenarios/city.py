@@ -1,0 +1,765 @@
+"""A whole Wuxi-like city as plain SUMO node/edge XML, compiled by ``netconvert``.
+
+The layout follows the structure facts of ``WUXI.md``:
+
+* **Supergrid districts**: straight 6-lane (3+3) signalised arterials in both directions whose
+  spacing is drawn from 500 m - 1.5 km (the superblocks of about 1 km^2 between the big roads).
+* **Secondary streets**: 2+2-lane streets through a superblock, joining the arterials at signalised
+  T-junctions (crossing at the block centre where a block has one each way). They are added one by
+  one, in an order drawn from the layout seed, until the city has exactly ``target_signals``
+  signals: the number of signals is a parameter, not an accident of the geometry.
+* **The old core** (inside the Jiefang Ring Road): the arterials stop at a ring road around the
+  central superblocks; inside it, an irregular lattice of narrower curved streets (jittered
+  junctions, bent edges, a share of links removed), with one straight spine (Zhongshan Road)
+  continuing the middle north-south arterial.
+* **The expressway skeleton**: one ring and ``radials`` radials ("one ring, five radials"), each a
+  pair of one-way 3-lane carriageways at 80 km/h that cross the ground network grade-separated
+  (no shared junction, so no signal). Interchanges are single-point diamonds: at an arterial the
+  expressway passes over, each carriageway diverges to an off-ramp and merges from an on-ramp, and
+  the four ramps meet the arterial at one signalised ramp terminal. Ring and radials meet at
+  unsignalised merge/diverge junctions.
+
+Node ids say what a node is: ``A{i}_{j}`` arterial crossing, ``S...`` secondary-street junction,
+``C{c}_{r}`` core street junction, ``K...`` core boundary junction, ``T{k}`` ramp terminal,
+``x...`` expressway (never signalised), ``F...`` fringe (dead end). Edge ids are ``{from}-{to}``;
+a left pocket is the split-off last part ``{from}-{to}.L``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from core.errors import ScenarioError
+from scenarios.networks import KMH, SignalPlan
+from scenarios.toolrun import run_binary, strip_generated_header
+
+# Ground nodes closer than this along one road would make junctions that SUMO must join (m).
+MIN_GAP = 150.0
+# An expressway crossing an arterial at a flatter angle than this gets no interchange there.
+MIN_CROSSING_DEG = 40.0
+
+
+@dataclass(frozen=True)
+class ExpresswaySpec:
+    """The grade-separated expressway skeleton.
+
+    Attributes:
+        ring_share: ring radius as a share of half the ground grid's smaller side.
+        radials: number of radial expressways (WUXI.md: "one ring, five radials" by 2011).
+        first_radial_deg: direction of the first radial (degrees, counter-clockwise from east).
+        interchange_spacing: minimum distance between interchanges along an expressway (m).
+        lanes: lanes per carriageway (WUXI.md: expressways 6 lanes, i.e. 3 each way).
+        speed_kmh: speed limit (WUXI.md: expressways at 80 km/h).
+        ramp_lanes: lanes of each ramp.
+        ramp_speed_kmh: ramp speed limit.
+        ramp_gap: distance along a carriageway from the crossing to its diverge / merge node (m).
+        offset: distance of each carriageway from the expressway's centre line (m).
+    """
+
+    ring_share: float = 0.5
+    radials: int = 5
+    first_radial_deg: float = 18.0
+    interchange_spacing: float = 2500.0
+    lanes: int = 3
+    speed_kmh: float = 80.0
+    ramp_lanes: int = 2
+    ramp_speed_kmh: float = 50.0
+    ramp_gap: float = 250.0
+    offset: float = 20.0
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """The irregular old core inside the Jiefang Ring Road.
+
+    Attributes:
+        cells: superblocks per side replaced by the core (its ring road runs around them).
+        streets: core streets per direction inside the ring road (the lattice is streets x streets).
+        jitter: junction displacement as a share of the street spacing (irregular pattern).
+        bend: sideways bulge of a street's midpoint as a share of its length (curved streets).
+        drop_share: share of lattice streets removed (dead-straight grids are not old towns).
+        lanes: lanes per direction of a core street.
+        speed_kmh: core speed limit.
+        spine_lanes: lanes per direction of the spine (Zhongshan Road, the commercial spine).
+    """
+
+    cells: int = 2
+    streets: int = 5
+    jitter: float = 0.2
+    bend: float = 0.12
+    drop_share: float = 0.15
+    lanes: int = 2
+    speed_kmh: float = 40.0
+    spine_lanes: int = 3
+
+
+@dataclass(frozen=True)
+class CitySpec:
+    """A whole city: supergrid, secondary streets, old core, expressway skeleton.
+
+    Attributes:
+        target_signals: exact number of signalised junctions (WUXI.md: 1,723 city-wide).
+        arterial_lines: arterials per direction (each runs across the whole city).
+        spacing_min: smallest distance between parallel arterials (m; WUXI.md: 500 m).
+        spacing_max: largest distance between parallel arterials (m; WUXI.md: 1.5 km).
+        lanes: arterial lanes per direction (WUXI.md: 6 lanes, 3 each way).
+        speed_kmh: arterial speed limit (WUXI.md: 40-60 km/h, 50 typical).
+        secondary_lanes: secondary-street lanes per direction.
+        secondary_speed_kmh: secondary-street speed limit (WUXI.md: ground roads 40-60 km/h).
+        attach: length of the roads leaving the city at its edge (m).
+        pocket: left-turn pocket length on approaches with 3 or more lanes (m).
+        district_cells: superblocks per side of a demand district.
+        layout_seed: seed of the spacings, street choices and core irregularity (the network is
+            the same for every build seed; the build seed changes the sampled routes).
+        expressway: the expressway skeleton.
+        core: the old core.
+    """
+
+    target_signals: int
+    arterial_lines: int
+    spacing_min: float = 500.0
+    spacing_max: float = 1500.0
+    lanes: int = 3
+    speed_kmh: float = 50.0
+    secondary_lanes: int = 2
+    secondary_speed_kmh: float = 40.0
+    attach: float = 300.0
+    pocket: float = 100.0
+    district_cells: int = 4
+    layout_seed: int = 1723
+    expressway: ExpresswaySpec = field(default_factory=ExpresswaySpec)
+    core: CoreSpec = field(default_factory=CoreSpec)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A plain-XML node: id, position (m) and SUMO junction type."""
+
+    id: str
+    x: float
+    y: float
+    kind: str  # "traffic_light", "priority" or "dead_end"
+
+
+@dataclass(frozen=True)
+class Road:
+    """One directed plain-XML edge.
+
+    Attributes:
+        u: from-node id.
+        v: to-node id.
+        lanes: number of lanes.
+        speed_kmh: speed limit.
+        kind: ``arterial``, ``secondary``, ``core``, ``fringe``, ``expressway`` or ``ramp``.
+        priority: SUMO right-of-way rank at unsignalised junctions (higher goes first).
+        shape: inner geometry points between the two nodes (m).
+    """
+
+    u: str
+    v: str
+    lanes: int
+    speed_kmh: float
+    kind: str
+    priority: int = 5
+    shape: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def id(self) -> str:
+        """Edge id (``{from}-{to}``)."""
+        return f"{self.u}-{self.v}"
+
+
+@dataclass(frozen=True)
+class District:
+    """A demand district: a square of superblocks (or the old core).
+
+    Attributes:
+        id: ``d{i}_{j}`` or ``core``.
+        x: centroid x (m).
+        y: centroid y (m).
+        signals: signalised junctions inside (the district's activity weight in the gravity model).
+        edges: ground edges where the district's trips start and end.
+    """
+
+    id: str
+    x: float
+    y: float
+    signals: int
+    edges: tuple[str, ...]
+
+
+@dataclass
+class CityLayout:
+    """The generated city before compilation.
+
+    Attributes:
+        nodes: plain nodes by id.
+        roads: directed edges.
+        districts: demand districts.
+        interchanges: number of expressway-ground interchanges (one ramp terminal each).
+        extent: (width, height) of the ground grid (m).
+        expressway_km: centre-line length of the expressways (ring + radials, km).
+    """
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    roads: list[Road] = field(default_factory=list)
+    districts: list[District] = field(default_factory=list)
+    interchanges: int = 0
+    extent: tuple[float, float] = (0.0, 0.0)
+    expressway_km: float = 0.0
+
+    @property
+    def n_signals(self) -> int:
+        """Signalised nodes."""
+        return sum(1 for n in self.nodes.values() if n.kind == "traffic_light")
+
+    def count(self, prefix: str) -> int:
+        """Signalised nodes whose id starts with ``prefix``."""
+        return sum(1 for n in self.nodes.values() if n.kind == "traffic_light" and n.id.startswith(prefix))
+
+
+class _Lines:
+    """Nodes on each straight arterial line, kept sorted by their position along the line."""
+
+    def __init__(self, n: int) -> None:
+        self.pos: list[list[float]] = [[] for _ in range(n)]
+        self.ids: list[list[str]] = [[] for _ in range(n)]
+
+    def add(self, line: int, p: float, node: str) -> None:
+        k = bisect.bisect(self.pos[line], p)
+        self.pos[line].insert(k, p)
+        self.ids[line].insert(k, node)
+
+    def clear(self, line: int, p: float, gap: float = MIN_GAP) -> bool:
+        """No node on ``line`` within ``gap`` of ``p``."""
+        k = bisect.bisect(self.pos[line], p)
+        near = self.pos[line][max(k - 1, 0) : k + 1]
+        return all(abs(q - p) >= gap for q in near)
+
+    def has(self, line: int, p: float) -> bool:
+        return any(abs(q - p) < 1e-6 for q in self.pos[line])
+
+
+def generate(spec: CitySpec) -> CityLayout:
+    """Lay out the city (deterministic from ``spec.layout_seed``).
+
+    Raises:
+        ScenarioError: the spec cannot reach ``target_signals`` (too few or too many arterials).
+    """
+    rng = random.Random(spec.layout_seed)
+    n = spec.arterial_lines
+    if n < spec.core.cells + 3:
+        raise ScenarioError(f"CitySpec.arterial_lines={n}: need at least core.cells + 3 arterials.")
+    xs = _positions(rng, n, spec.spacing_min, spec.spacing_max)
+    ys = _positions(rng, n, spec.spacing_min, spec.spacing_max)
+    out = CityLayout(extent=(xs[-1] - xs[0], ys[-1] - ys[0]))
+    vert, horiz = _Lines(n), _Lines(n)  # vertical line i holds y positions; horizontal line j, x
+    lo = n // 2 - spec.core.cells // 2
+    core = (lo, lo + spec.core.cells)  # boundary line indices of the core (its ring road)
+
+    def inside(i: int, j: int) -> bool:
+        return core[0] < i < core[1] and core[0] < j < core[1]
+
+    def add_node(node: Node) -> None:
+        out.nodes[node.id] = node
+
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+            if not inside(i, j):
+                add_node(Node(f"A{i}_{j}", x, y, "traffic_light"))
+                vert.add(i, y, f"A{i}_{j}")
+                horiz.add(j, x, f"A{i}_{j}")
+    _add_core(spec, rng, xs, ys, core, out, vert, horiz)
+    _add_expressways(spec, xs, ys, out, vert, horiz)
+    _add_secondaries(spec, rng, xs, ys, core, out, vert, horiz)
+    # Arterials: consecutive nodes along each line, fringe roads at both ends; no arterial
+    # inside the core (its streets replace them).
+    for i, x in enumerate(xs):
+        _line_roads(
+            spec,
+            out,
+            vert.ids[i],
+            f"Fs{i}",
+            f"Fn{i}",
+            (x, ys[0] - spec.attach),
+            (x, ys[-1] + spec.attach),
+            skip=(f"A{i}_{core[0]}", f"A{i}_{core[1]}") if core[0] < i < core[1] else None,
+        )
+    for j, y in enumerate(ys):
+        _line_roads(
+            spec,
+            out,
+            horiz.ids[j],
+            f"Fw{j}",
+            f"Fe{j}",
+            (xs[0] - spec.attach, y),
+            (xs[-1] + spec.attach, y),
+            skip=(f"A{core[0]}_{j}", f"A{core[1]}_{j}") if core[0] < j < core[1] else None,
+        )
+    if out.n_signals != spec.target_signals:
+        raise ScenarioError(
+            f"CitySpec(target_signals={spec.target_signals}, arterial_lines={n}): the layout has "
+            f"{out.n_signals} signals; change arterial_lines (more lines give more signals)."
+        )
+    out.districts = _districts(spec, xs, ys, core, out)
+    return out
+
+
+def _positions(rng: random.Random, n: int, lo: float, hi: float) -> list[float]:
+    gaps = [round(rng.uniform(lo, hi), 1) for _ in range(n - 1)]
+    pos = [0.0]
+    for g in gaps:
+        pos.append(pos[-1] + g)
+    mid = pos[-1] / 2
+    return [round(p - mid, 1) for p in pos]
+
+
+def _line_roads(
+    spec: CitySpec,
+    out: CityLayout,
+    ids: list[str],
+    first: str,
+    last: str,
+    first_xy: tuple[float, float],
+    last_xy: tuple[float, float],
+    skip: tuple[str, str] | None,
+) -> None:
+    out.nodes[first] = Node(first, *first_xy, "dead_end")
+    out.nodes[last] = Node(last, *last_xy, "dead_end")
+    chain = [first, *ids, last]
+    for a, b in zip(chain, chain[1:]):
+        if skip is not None and {a, b} == set(skip):
+            continue
+        kind = "fringe" if a.startswith("F") or b.startswith("F") else "arterial"
+        _two_way(out, a, b, spec.lanes, spec.speed_kmh, kind)
+
+
+def _two_way(
+    out: CityLayout,
+    a: str,
+    b: str,
+    lanes: int,
+    speed: float,
+    kind: str,
+    shape: tuple[tuple[float, float], ...] = (),
+    priority: int = 5,
+) -> None:
+    out.roads.append(Road(a, b, lanes, speed, kind, priority, shape))
+    out.roads.append(Road(b, a, lanes, speed, kind, priority, tuple(reversed(shape))))
+
+
+def _add_core(
+    spec: CitySpec,
+    rng: random.Random,
+    xs: list[float],
+    ys: list[float],
+    core: tuple[int, int],
+    out: CityLayout,
+    vert: _Lines,
+    horiz: _Lines,
+) -> None:
+    """The old core: a jittered lattice of curved streets inside the boundary arterials."""
+    c = spec.core
+    x0, x1, y0, y1 = xs[core[0]], xs[core[1]], ys[core[0]], ys[core[1]]
+    cols = _core_lines(x0, x1, c.streets, xs[core[0] + 1 : core[1]])
+    rows = _core_lines(y0, y1, c.streets, ys[core[0] + 1 : core[1]])
+    spine = min(range(len(cols)), key=lambda k: abs(cols[k] - xs[(core[0] + core[1]) // 2]))
+    dx, dy = (x1 - x0) / (c.streets + 1), (y1 - y0) / (c.streets + 1)
+    for ci, cx in enumerate(cols):
+        for ri, ry in enumerate(rows):
+            jx = 0.0 if ci == spine else rng.uniform(-c.jitter, c.jitter) * dx
+            jy = rng.uniform(-c.jitter, c.jitter) * dy
+            out.nodes[f"C{ci}_{ri}"] = Node(
+                f"C{ci}_{ri}", round(cx + jx, 1), round(ry + jy, 1), "traffic_light"
+            )
+    links: list[tuple[str, str]] = []
+    for ci in range(len(cols)):
+        for ri in range(len(rows)):
+            if ci + 1 < len(cols):
+                links.append((f"C{ci}_{ri}", f"C{ci + 1}_{ri}"))
+            if ri + 1 < len(rows):
+                links.append((f"C{ci}_{ri}", f"C{ci}_{ri + 1}"))
+    # Boundary junctions on the ring road (an existing arterial crossing where a core street
+    # continues an arterial, else a new T-junction).
+    edge_nodes: list[tuple[str, str]] = []
+    for ci, cx in enumerate(cols):
+        for ri, line, y in ((0, core[0], y0), (len(rows) - 1, core[1], y1)):
+            edge_nodes.append((f"C{ci}_{ri}", _boundary(out, horiz, line, cx, (cx, y), xs)))
+    for ri, ry in enumerate(rows):
+        for ci, line, x in ((0, core[0], x0), (len(cols) - 1, core[1], x1)):
+            edge_nodes.append((f"C{ci}_{ri}", _boundary(out, vert, line, ry, (x, ry), ys)))
+    degree = {k: 0 for k in out.nodes if k.startswith("C")}
+    for a, b in links + edge_nodes:
+        for k in (a, b):
+            if k in degree:
+                degree[k] += 1
+    kept = set(links)
+    candidates = [
+        lk for lk in links if not (lk[0].startswith(f"C{spine}_") and lk[1].startswith(f"C{spine}_"))
+    ]
+    rng.shuffle(candidates)
+    for a, b in candidates[: int(round(c.drop_share * len(links)))]:
+        if degree[a] > 3 and degree[b] > 3 and _connected(kept - {(a, b)}, degree):
+            kept.discard((a, b))
+            degree[a] -= 1
+            degree[b] -= 1
+    for a, b in [lk for lk in links if lk in kept] + edge_nodes:
+        na, nb = out.nodes[a], out.nodes[b]
+        on_spine = a.startswith(f"C{spine}_") and b.startswith(f"C{spine}_") and abs(na.x - nb.x) < 1e-6
+        if on_spine or (a.startswith(f"C{spine}_") and nb.x == na.x):
+            _two_way(out, a, b, c.spine_lanes, spec.speed_kmh, "core")
+            continue
+        bulge = rng.uniform(-c.bend, c.bend)
+        mx, my = (na.x + nb.x) / 2, (na.y + nb.y) / 2
+        length = math.hypot(nb.x - na.x, nb.y - na.y)
+        px, py = -(nb.y - na.y) / length, (nb.x - na.x) / length
+        shape = ((round(mx + px * bulge * length, 1), round(my + py * bulge * length, 1)),)
+        _two_way(out, a, b, c.lanes, c.speed_kmh, "core", shape)
+
+
+def _core_lines(lo: float, hi: float, k: int, arterials: Iterable[float]) -> list[float]:
+    """``k`` evenly spaced street positions in (lo, hi), each arterial snapped to its nearest one."""
+    pos = [lo + (hi - lo) * (m + 1) / (k + 1) for m in range(k)]
+    for a in arterials:
+        m = min(range(k), key=lambda q: abs(pos[q] - a))
+        pos[m] = a
+    return [round(p, 1) for p in pos]
+
+
+def _boundary(
+    out: CityLayout, lines: _Lines, line: int, p: float, xy: tuple[float, float], grid: list[float]
+) -> str:
+    for q, node in zip(lines.pos[line], lines.ids[line]):
+        if abs(q - p) < 1e-6:
+            return node
+    node = f"K{len([k for k in out.nodes if k.startswith('K')])}"
+    out.nodes[node] = Node(node, round(xy[0], 1), round(xy[1], 1), "traffic_light")
+    lines.add(line, p, node)
+    return node
+
+
+def _connected(links: set[tuple[str, str]], nodes: dict[str, int]) -> bool:
+    adj: dict[str, list[str]] = {k: [] for k in nodes}
+    for a, b in links:
+        adj[a].append(b)
+        adj[b].append(a)
+    start = next(iter(adj))
+    seen, todo = {start}, [start]
+    while todo:
+        for m in adj[todo.pop()]:
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return len(seen) == len(adj)
+
+
+def _add_expressways(
+    spec: CitySpec, xs: list[float], ys: list[float], out: CityLayout, vert: _Lines, horiz: _Lines
+) -> None:
+    """Ring and radials as pairs of one-way carriageways, with single-point diamond interchanges."""
+    e = spec.expressway
+    radius = e.ring_share * min(xs[-1], ys[-1])
+    core_reach = max(math.hypot(x, y) for n in out.nodes.values() if n.id[0] in "CK" for x, y in [(n.x, n.y)])
+    if radius < core_reach + 2 * e.ramp_gap:
+        raise ScenarioError(
+            f"ExpresswaySpec.ring_share={e.ring_share}: the ring ({radius:.0f} m) would cut the old core "
+            f"(which reaches {core_reach:.0f} m from the centre); raise ring_share."
+        )
+    flat = math.cos(math.radians(MIN_CROSSING_DEG))
+    radial_angles = [
+        math.radians(e.first_radial_deg + 360.0 * k / e.radials) % (2 * math.pi) for k in range(e.radials)
+    ]
+    # Ring: crossings with the ground lines, then a greedy choice of interchanges around it.
+    found: list[tuple[float, str, int, float]] = []  # (angle, "v"/"h", line, position on the line)
+    for i, x in enumerate(xs):
+        if abs(x) < radius:
+            for sgn in (1.0, -1.0):
+                y = sgn * math.sqrt(radius * radius - x * x)
+                th = math.atan2(y, x) % (2 * math.pi)
+                if abs(math.cos(th)) <= flat:
+                    found.append((th, "v", i, y))
+    for j, y in enumerate(ys):
+        if abs(y) < radius:
+            for sgn in (1.0, -1.0):
+                x = sgn * math.sqrt(radius * radius - y * y)
+                th = math.atan2(y, x) % (2 * math.pi)
+                if abs(math.sin(th)) <= flat:
+                    found.append((th, "h", j, x))
+    found.sort()
+    chosen: list[tuple[float, str, int, float]] = []
+    keep_off = (2 * e.ramp_gap + 200.0) / radius
+    for cand in found:
+        th, kind, line, p = cand
+        lines = vert if kind == "v" else horiz
+        if not lines.clear(line, p, MIN_GAP + 50.0):
+            continue
+        if any(_arc(th, ra) < keep_off for ra in radial_angles):
+            continue
+        if chosen and (
+            _arc(th, chosen[-1][0]) * radius < e.interchange_spacing
+            or _arc(th, chosen[0][0]) * radius < e.interchange_spacing
+        ):
+            continue
+        chosen.append(cand)
+    g = e.ramp_gap / radius
+    ring_a: list[tuple[float, str]] = []  # counter-clockwise carriageway, outer
+    ring_b: list[tuple[float, str]] = []  # clockwise carriageway, inner
+    for k, th in enumerate(radial_angles):
+        ring_a.append((th, f"xAr{k}"))
+        ring_b.append((th, f"xBr{k}"))
+    for q, (th, kind, line, p) in enumerate(chosen):
+        term = _terminal(out, vert if kind == "v" else horiz, kind, line, p)
+        ring_a += [(th - g, f"xAd{q}"), (th + g, f"xAm{q}")]
+        ring_b += [(th + g, f"xBd{q}"), (th - g, f"xBm{q}")]
+        _ramps(out, e, f"xAd{q}", f"xBm{q}", f"xBd{q}", f"xAm{q}", term)
+    _ring(out, e, ring_a, radius + e.offset, ccw=True)
+    _ring(out, e, ring_b, radius - e.offset, ccw=False)
+    total = 2 * math.pi * radius
+    # Radials: from the ring out beyond the city's edge.
+    reach_x, reach_y = xs[-1] + spec.attach, ys[-1] + spec.attach
+    for k, th in enumerate(radial_angles):
+        c, s = math.cos(th), math.sin(th)
+        r_ground = min(
+            xs[-1] / abs(c) if abs(c) > 1e-9 else math.inf, ys[-1] / abs(s) if abs(s) > 1e-9 else math.inf
+        )
+        r_end = min(
+            reach_x / abs(c) if abs(c) > 1e-9 else math.inf, reach_y / abs(s) if abs(s) > 1e-9 else math.inf
+        )
+        cands: list[tuple[float, str, int, float]] = []
+        for i, x in enumerate(xs):
+            r = x / c if abs(c) > 1e-9 else -1.0
+            if radius + 2 * e.ramp_gap < r < r_ground - e.ramp_gap and abs(s) <= flat:
+                cands.append((r, "v", i, r * s))
+        for j, y in enumerate(ys):
+            r = y / s if abs(s) > 1e-9 else -1.0
+            if radius + 2 * e.ramp_gap < r < r_ground - e.ramp_gap and abs(c) <= flat:
+                cands.append((r, "h", j, r * c))
+        cands.sort()
+        last = radius
+        outbound = [(radius + e.ramp_gap, f"xOs{k}")]
+        inbound = [(radius + e.ramp_gap, f"xIe{k}")]
+        for r, kind, line, p in cands:
+            lines = vert if kind == "v" else horiz
+            if r - last < e.interchange_spacing or not lines.clear(line, p, MIN_GAP + 50.0):
+                continue
+            last = r
+            q = f"{k}_{len(outbound)}"
+            term = _terminal(out, lines, kind, line, p)
+            outbound += [(r - e.ramp_gap, f"xOd{q}"), (r + e.ramp_gap, f"xOm{q}")]
+            inbound += [(r + e.ramp_gap, f"xId{q}"), (r - e.ramp_gap, f"xIm{q}")]
+            _ramps(out, e, f"xOd{q}", f"xIm{q}", f"xId{q}", f"xOm{q}", term)
+        outbound.append((r_end, f"xOe{k}"))
+        inbound.append((r_end, f"xIs{k}"))
+        right_out = (s * e.offset, -c * e.offset)
+        _straight(out, e, sorted(outbound), c, s, right_out, dead_end=f"xOe{k}")
+        left = (-right_out[0], -right_out[1])
+        _straight(out, e, sorted(inbound, reverse=True), c, s, left, dead_end=f"xIs{k}")
+        for ring in ("A", "B"):
+            out.roads.append(
+                Road(f"x{ring}r{k}", f"xOs{k}", 2, e.speed_kmh, "expressway", 8 if ring == "A" else 7)
+            )
+            out.roads.append(Road(f"xIe{k}", f"x{ring}r{k}", 2, e.speed_kmh, "expressway", 8))
+        total += r_end - radius
+    out.expressway_km = total / 1000.0
+    out.interchanges = sum(1 for k in out.nodes if k.startswith("T"))
+
+
+def _arc(a: float, b: float) -> float:
+    d = abs(a - b) % (2 * math.pi)
+    return min(d, 2 * math.pi - d)
+
+
+def _terminal(out: CityLayout, lines: _Lines, kind: str, line: int, p: float) -> str:
+    node = f"T{sum(1 for k in out.nodes if k.startswith('T'))}"
+    x, y = (out.nodes[lines.ids[line][0]].x, p) if kind == "v" else (p, out.nodes[lines.ids[line][0]].y)
+    out.nodes[node] = Node(node, round(x, 1), round(y, 1), "traffic_light")
+    lines.add(line, p, node)
+    return node
+
+
+def _ramps(
+    out: CityLayout, e: ExpresswaySpec, off_a: str, on_b: str, off_b: str, on_a: str, term: str
+) -> None:
+    """Four ramps of a single-point diamond: each carriageway's off-ramp into and on-ramp out of
+    ``term``; the ramps of one side (``off_a`` in, ``on_b`` out) form one arm of the terminal."""
+    for u, v in ((off_a, term), (term, on_b), (off_b, term), (term, on_a)):
+        out.roads.append(Road(u, v, e.ramp_lanes, e.ramp_speed_kmh, "ramp", 3))
+
+
+def _ring(out: CityLayout, e: ExpresswaySpec, events: list[tuple[float, str]], r: float, ccw: bool) -> None:
+    two_pi = 2 * math.pi
+    ev = sorted(((a % two_pi, n) for a, n in events), reverse=not ccw)
+    for a, node in ev:
+        out.nodes[node] = Node(node, round(r * math.cos(a), 1), round(r * math.sin(a), 1), "priority")
+    step = math.radians(3.0)
+    for (a, u), (b, v) in zip(ev, ev[1:] + ev[:1]):
+        span = (b - a) % two_pi if ccw else (a - b) % two_pi
+        m = int(span / step)
+        sign = 1.0 if ccw else -1.0
+        shape = tuple(
+            (
+                round(r * math.cos(a + sign * span * t / (m + 1)), 1),
+                round(r * math.sin(a + sign * span * t / (m + 1)), 1),
+            )
+            for t in range(1, m + 1)
+        )
+        out.roads.append(Road(u, v, e.lanes, e.speed_kmh, "expressway", 10, shape))
+
+
+def _straight(
+    out: CityLayout,
+    e: ExpresswaySpec,
+    events: list[tuple[float, str]],
+    c: float,
+    s: float,
+    offset: tuple[float, float],
+    dead_end: str,
+) -> None:
+    for r, node in events:
+        kind = "dead_end" if node == dead_end else "priority"
+        out.nodes[node] = Node(node, round(r * c + offset[0], 1), round(r * s + offset[1], 1), kind)
+    for (_, u), (_, v) in zip(events, events[1:]):
+        out.roads.append(Road(u, v, e.lanes, e.speed_kmh, "expressway", 10))
+
+
+def _add_secondaries(
+    spec: CitySpec,
+    rng: random.Random,
+    xs: list[float],
+    ys: list[float],
+    core: tuple[int, int],
+    out: CityLayout,
+    vert: _Lines,
+    horiz: _Lines,
+) -> None:
+    """Secondary streets through superblocks, added in a seeded order until the target is met."""
+    n = len(xs)
+    cells = [
+        (i, j)
+        for i in range(n - 1)
+        for j in range(n - 1)
+        if not (core[0] <= i < core[1] and core[0] <= j < core[1])
+    ]
+    rng.shuffle(cells)
+    first = [(cell, rng.choice("NE")) for cell in cells]
+    second = [(cell, "E" if o == "N" else "N") for cell, o in first]
+    need = spec.target_signals - out.n_signals
+    if need < 0:
+        raise ScenarioError(
+            f"CitySpec(target_signals={spec.target_signals}): the arterials, core and ramps alone have "
+            f"{out.n_signals} signals; lower arterial_lines."
+        )
+    chosen: dict[tuple[int, int], set[str]] = {}
+    for (i, j), o in first + second:
+        if need == 0:
+            break
+        mx, my = round((xs[i] + xs[i + 1]) / 2, 1), round((ys[j] + ys[j + 1]) / 2, 1)
+        ends = [(horiz, j, mx), (horiz, j + 1, mx)] if o == "N" else [(vert, i, my), (vert, i + 1, my)]
+        new = [(ln, k, p) for ln, k, p in ends if not ln.has(k, p)]
+        if any(not ln.clear(k, p) for ln, k, p in new):
+            continue
+        delta = len(new) + (1 if chosen.get((i, j)) else 0)
+        if delta > need:
+            continue
+        for ln, k, p in new:
+            node = f"Sh{k}_{i}" if ln is horiz else f"Sv{k}_{j}"
+            xy = (p, ys[k]) if ln is horiz else (xs[k], p)
+            out.nodes[node] = Node(node, *xy, "traffic_light")
+            ln.add(k, p, node)
+        chosen.setdefault((i, j), set()).add(o)
+        need -= delta
+    for (i, j), kinds in sorted(chosen.items()):
+        sl, sv = spec.secondary_lanes, spec.secondary_speed_kmh
+        south, north, west, east = f"Sh{j}_{i}", f"Sh{j + 1}_{i}", f"Sv{i}_{j}", f"Sv{i + 1}_{j}"
+        if kinds == {"N"}:
+            _two_way(out, south, north, sl, sv, "secondary")
+        elif kinds == {"E"}:
+            _two_way(out, west, east, sl, sv, "secondary")
+        else:
+            centre = f"Sc{i}_{j}"
+            x, y = out.nodes[south].x, out.nodes[west].y
+            out.nodes[centre] = Node(centre, x, y, "traffic_light")
+            for a in (south, north, west, east):
+                _two_way(out, a, centre, sl, sv, "secondary")
+
+
+def _districts(
+    spec: CitySpec, xs: list[float], ys: list[float], core: tuple[int, int], out: CityLayout
+) -> list[District]:
+    """Squares of ``district_cells`` superblocks, plus the old core as its own district."""
+    n, dc = len(xs), spec.district_cells
+    box = (xs[core[0]], xs[core[1]], ys[core[0]], ys[core[1]])
+
+    def of(x: float, y: float) -> str:
+        if box[0] < x < box[1] and box[2] < y < box[3]:
+            return "core"
+        i = min(max(bisect.bisect(xs, x) - 1, 0), n - 2) // dc
+        j = min(max(bisect.bisect(ys, y) - 1, 0), n - 2) // dc
+        return f"d{i}_{j}"
+
+    edges: dict[str, list[str]] = {}
+    for road in out.roads:
+        if road.kind in ("arterial", "secondary", "core"):
+            a, b = out.nodes[road.u], out.nodes[road.v]
+            edges.setdefault(of((a.x + b.x) / 2, (a.y + b.y) / 2), []).append(road.id)
+    signals: dict[str, list[Node]] = {}
+    for node in out.nodes.values():
+        if node.kind == "traffic_light":
+            signals.setdefault(of(node.x, node.y), []).append(node)
+    result = []
+    for d in sorted(edges):
+        members = signals.get(d, [])
+        if d == "core":
+            cx, cy = (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
+        else:
+            i, j = (int(v) for v in d[1:].split("_"))
+            i1, j1 = min((i + 1) * dc, n - 1), min((j + 1) * dc, n - 1)
+            cx, cy = (xs[i * dc] + xs[i1]) / 2, (ys[j * dc] + ys[j1]) / 2
+        result.append(District(d, round(cx, 1), round(cy, 1), len(members), tuple(sorted(edges[d]))))
+    return result
+
+
+def compile_net(layout: CityLayout, spec: CitySpec, plan: SignalPlan, folder: Path) -> Path:
+    """Write the layout as plain XML and compile it with netconvert; return the ``.net.xml``."""
+    nodes = [
+        f'  <node id="{n.id}" x="{n.x:.1f}" y="{n.y:.1f}" type="{n.kind}"/>'
+        for n in sorted(layout.nodes.values(), key=lambda n: n.id)
+    ]
+    edges = [_edge_xml(layout, road, spec.pocket) for road in layout.roads]
+    nod, edg, net = folder / "city.nod.xml", folder / "city.edg.xml", folder / "net.net.xml"
+    nod.write_text("<nodes>\n" + "\n".join(nodes) + "\n</nodes>\n", encoding="utf-8")
+    edg.write_text("<edges>\n" + "\n".join(edges) + "\n</edges>\n", encoding="utf-8")
+    run_binary("netconvert", ["-n", nod, "-e", edg, "-o", net, *plan.options()], timeout=1800)
+    nod.unlink()
+    edg.unlink()
+    strip_generated_header(net)
+    return net
+
+
+def _edge_xml(layout: CityLayout, road: Road, pocket: float) -> str:
+    a, b = layout.nodes[road.u], layout.nodes[road.v]
+    attrs = (
+        f"  <edge id={quoteattr(road.id)} from={quoteattr(road.u)} to={quoteattr(road.v)} "
+        f'numLanes="{road.lanes}" speed="{road.speed_kmh * KMH:.2f}" priority="{road.priority}"'
+    )
+    if road.shape:
+        pts = [(a.x, a.y), *road.shape, (b.x, b.y)]
+        attrs += ' shape="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"'
+    length = sum(
+        math.hypot(q[0] - p[0], q[1] - p[1])
+        for p, q in zip([(a.x, a.y), *road.shape], [*road.shape, (b.x, b.y)])
+    )
+    if road.lanes < 3 or b.kind != "traffic_light" or road.kind in ("ramp", "expressway"):
+        return attrs + "/>"
+    lanes_after = " ".join(str(i) for i in range(road.lanes + 1))
+    pos = min(pocket, length / 3)
+    return (
+        attrs + f'>\n    <split pos="{-pos:.1f}" lanes="{lanes_after}" '
+        f"idBefore={quoteattr(road.id)} idAfter={quoteattr(road.id + '.L')}/>\n  </edge>"
+    )
