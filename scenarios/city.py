@@ -39,11 +39,6 @@ from core.errors import ScenarioError
 from scenarios.networks import KMH, SignalPlan
 from scenarios.toolrun import run_binary, strip_generated_header
 
-# Ground nodes closer than this along one road would make junctions that SUMO must join (m).
-MIN_GAP = 150.0
-# An expressway crossing an arterial at a flatter angle than this gets no interchange there.
-MIN_CROSSING_DEG = 40.0
-
 
 @dataclass(frozen=True)
 class ExpresswaySpec:
@@ -60,18 +55,21 @@ class ExpresswaySpec:
         ramp_speed_kmh: ramp speed limit.
         ramp_gap: distance along a carriageway from the crossing to its diverge / merge node (m).
         offset: distance of each carriageway from the expressway's centre line (m).
+        min_crossing_deg: no interchange where the expressway crosses an arterial at a flatter
+            angle than this (the ramps would run along the arterial).
     """
 
     ring_share: float = 0.5
     radials: int = 5
     first_radial_deg: float = 18.0
-    interchange_spacing: float = 2500.0
+    interchange_spacing: float = 1500.0
     lanes: int = 3
     speed_kmh: float = 80.0
     ramp_lanes: int = 2
     ramp_speed_kmh: float = 50.0
     ramp_gap: float = 250.0
     offset: float = 20.0
+    min_crossing_deg: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +112,8 @@ class CitySpec:
         secondary_speed_kmh: secondary-street speed limit (WUXI.md: ground roads 40-60 km/h).
         attach: length of the roads leaving the city at its edge (m).
         pocket: left-turn pocket length on approaches with 3 or more lanes (m).
+        min_gap: smallest distance between two junctions along one road (m; closer ones would
+            be one junction in reality, and leave no room for a left pocket).
         district_cells: superblocks per side of a demand district.
         layout_seed: seed of the spacings, street choices and core irregularity (the network is
             the same for every build seed; the build seed changes the sampled routes).
@@ -131,6 +131,7 @@ class CitySpec:
     secondary_speed_kmh: float = 40.0
     attach: float = 300.0
     pocket: float = 100.0
+    min_gap: float = 150.0
     district_cells: int = 4
     layout_seed: int = 1723
     expressway: ExpresswaySpec = field(default_factory=ExpresswaySpec)
@@ -227,7 +228,8 @@ class CityLayout:
 class _Lines:
     """Nodes on each straight arterial line, kept sorted by their position along the line."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, gap: float) -> None:
+        self.gap = gap
         self.pos: list[list[float]] = [[] for _ in range(n)]
         self.ids: list[list[str]] = [[] for _ in range(n)]
 
@@ -236,11 +238,11 @@ class _Lines:
         self.pos[line].insert(k, p)
         self.ids[line].insert(k, node)
 
-    def clear(self, line: int, p: float, gap: float = MIN_GAP) -> bool:
-        """No node on ``line`` within ``gap`` of ``p``."""
+    def clear(self, line: int, p: float) -> bool:
+        """No node on ``line`` within the minimum gap of ``p``."""
         k = bisect.bisect(self.pos[line], p)
         near = self.pos[line][max(k - 1, 0) : k + 1]
-        return all(abs(q - p) >= gap for q in near)
+        return all(abs(q - p) >= self.gap for q in near)
 
     def has(self, line: int, p: float) -> bool:
         return any(abs(q - p) < 1e-6 for q in self.pos[line])
@@ -259,7 +261,10 @@ def generate(spec: CitySpec) -> CityLayout:
     xs = _positions(rng, n, spec.spacing_min, spec.spacing_max)
     ys = _positions(rng, n, spec.spacing_min, spec.spacing_max)
     out = CityLayout(extent=(xs[-1] - xs[0], ys[-1] - ys[0]))
-    vert, horiz = _Lines(n), _Lines(n)  # vertical line i holds y positions; horizontal line j, x
+    vert, horiz = (
+        _Lines(n, spec.min_gap),
+        _Lines(n, spec.min_gap),
+    )  # vertical line i holds y positions; horizontal line j, x
     lo = n // 2 - spec.core.cells // 2
     core = (lo, lo + spec.core.cells)  # boundary line indices of the core (its ring road)
 
@@ -471,7 +476,7 @@ def _add_expressways(
             f"ExpresswaySpec.ring_share={e.ring_share}: the ring ({radius:.0f} m) would cut the old core "
             f"(which reaches {core_reach:.0f} m from the centre); raise ring_share."
         )
-    flat = math.cos(math.radians(MIN_CROSSING_DEG))
+    flat = math.cos(math.radians(e.min_crossing_deg))
     radial_angles = [
         math.radians(e.first_radial_deg + 360.0 * k / e.radials) % (2 * math.pi) for k in range(e.radials)
     ]
@@ -497,7 +502,7 @@ def _add_expressways(
     for cand in found:
         th, kind, line, p = cand
         lines = vert if kind == "v" else horiz
-        if not lines.clear(line, p, MIN_GAP + 50.0):
+        if not lines.clear(line, p):
             continue
         if any(_arc(th, ra) < keep_off for ra in radial_angles):
             continue
@@ -546,7 +551,7 @@ def _add_expressways(
         inbound = [(radius + e.ramp_gap, f"xIe{k}")]
         for r, kind, line, p in cands:
             lines = vert if kind == "v" else horiz
-            if r - last < e.interchange_spacing or not lines.clear(line, p, MIN_GAP + 50.0):
+            if r - last < e.interchange_spacing or not lines.clear(line, p):
                 continue
             last = r
             q = f"{k}_{len(outbound)}"
