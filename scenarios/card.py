@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from scenarios.catalogue import MEASURED, Entry
 from scenarios.city import CityLayout, CitySpec
-from scenarios.city_demand import CityRoutes
+from scenarios.city_demand import CityRoutes, GravityDemand
 from scenarios.demand import Slice
 from scenarios.netinfo import NetInfo
 
@@ -69,8 +69,8 @@ def render_city_card(
     seed: int,
 ) -> str:
     """Markdown card of a built city scenario (:mod:`scenarios.city`)."""
-    city = spec.network
-    assert isinstance(city, CitySpec)
+    city, gravity = spec.network, spec.rates
+    assert isinstance(city, CitySpec) and isinstance(gravity, GravityDemand)
     peak = sum(routed.rates.values()) * demand_scale
     greens = Counter(s.n_greens for s in net.signals)
     width, height = layout.extent
@@ -97,7 +97,7 @@ def render_city_card(
         "## Demand",
         "",
         f"Gravity model over {len(layout.districts)} districts (weight = signals in the district, decay "
-        f"{spec.rates.decay_km if hasattr(spec.rates, 'decay_km') else 0:g} km): {routed.pairs} district "
+        f"{gravity.decay_km:g} km): {routed.pairs} district "
         f"pairs, mean centroid distance {routed.mean_km:.1f} km; routes by `duarouter` (build seed "
         f"{seed}), {routed.expressway_share:.0%} of trips use an expressway. Released as one Poisson "
         '`<flow>` per origin district and 5-minute slice (`period="exp(rate)"`) over a route '

@@ -234,6 +234,7 @@ class _Lines:
         self.ids: list[list[str]] = [[] for _ in range(n)]
 
     def add(self, line: int, p: float, node: str) -> None:
+        """Put ``node`` on ``line`` at position ``p``."""
         k = bisect.bisect(self.pos[line], p)
         self.pos[line].insert(k, p)
         self.ids[line].insert(k, node)
@@ -245,6 +246,7 @@ class _Lines:
         return all(abs(q - p) >= self.gap for q in near)
 
     def has(self, line: int, p: float) -> bool:
+        """A node sits exactly at ``p`` on ``line``."""
         return any(abs(q - p) < 1e-6 for q in self.pos[line])
 
 
@@ -261,10 +263,8 @@ def generate(spec: CitySpec) -> CityLayout:
     xs = _positions(rng, n, spec.spacing_min, spec.spacing_max)
     ys = _positions(rng, n, spec.spacing_min, spec.spacing_max)
     out = CityLayout(extent=(xs[-1] - xs[0], ys[-1] - ys[0]))
-    vert, horiz = (
-        _Lines(n, spec.min_gap),
-        _Lines(n, spec.min_gap),
-    )  # vertical line i holds y positions; horizontal line j, x
+    vert = _Lines(n, spec.min_gap)  # vertical arterial i: its nodes by y
+    horiz = _Lines(n, spec.min_gap)  # horizontal arterial j: its nodes by x
     lo = n // 2 - spec.core.cells // 2
     core = (lo, lo + spec.core.cells)  # boundary line indices of the core (its ring road)
 
@@ -405,9 +405,8 @@ def _add_core(
             if k in degree:
                 degree[k] += 1
     kept = set(links)
-    candidates = [
-        lk for lk in links if not (lk[0].startswith(f"C{spine}_") and lk[1].startswith(f"C{spine}_"))
-    ]
+    on_spine = {f"C{spine}_{ri}" for ri in range(len(rows))}
+    candidates = [lk for lk in links if not (lk[0] in on_spine and lk[1] in on_spine)]
     rng.shuffle(candidates)
     for a, b in candidates[: int(round(c.drop_share * len(links)))]:
         if degree[a] > 3 and degree[b] > 3 and _connected(kept - {(a, b)}, degree):
@@ -416,8 +415,9 @@ def _add_core(
             degree[b] -= 1
     for a, b in [lk for lk in links if lk in kept] + edge_nodes:
         na, nb = out.nodes[a], out.nodes[b]
-        on_spine = a.startswith(f"C{spine}_") and b.startswith(f"C{spine}_") and abs(na.x - nb.x) < 1e-6
-        if on_spine or (a.startswith(f"C{spine}_") and nb.x == na.x):
+        # The spine column is not jittered: its streets (and its two links to the ring road)
+        # are the straight ones at the spine's x.
+        if na.x == nb.x == cols[spine]:
             _two_way(out, a, b, c.spine_lanes, spec.speed_kmh, "core")
             continue
         bulge = rng.uniform(-c.bend, c.bend)
