@@ -1,6 +1,7 @@
 """A whole Wuxi-like city as plain SUMO node/edge XML, compiled by ``netconvert``.
 
-The layout follows the structure facts of ``WUXI.md``:
+The layout follows the structure facts of ``WUXI.md`` (parameters and the layout's data types in
+:mod:`scenarios.city_spec`, the expressways in :mod:`scenarios.city_expressway`):
 
 * **Supergrid districts**: straight 6-lane (3+3) signalised arterials in both directions whose
   spacing is drawn from 500 m - 1.5 km (the superblocks of about 1 km^2 between the big roads).
@@ -31,223 +32,36 @@ import bisect
 import math
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from core.errors import ScenarioError
+from scenarios.city_expressway import add_expressways
+from scenarios.city_spec import (
+    CityLayout,
+    CitySpec,
+    CoreSpec,
+    District,
+    ExpresswaySpec,
+    LineIndex,
+    Node,
+    Road,
+    two_way,
+)
 from scenarios.networks import KMH, SignalPlan
 from scenarios.toolrun import run_binary, strip_generated_header
 
-
-@dataclass(frozen=True)
-class ExpresswaySpec:
-    """The grade-separated expressway skeleton.
-
-    Attributes:
-        ring_share: ring radius as a share of half the ground grid's smaller side.
-        radials: number of radial expressways (WUXI.md: "one ring, five radials" by 2011).
-        first_radial_deg: direction of the first radial (degrees, counter-clockwise from east).
-        interchange_spacing: minimum distance between interchanges along an expressway (m).
-        lanes: lanes per carriageway (WUXI.md: expressways 6 lanes, i.e. 3 each way).
-        speed_kmh: speed limit (WUXI.md: expressways at 80 km/h).
-        ramp_lanes: lanes of each ramp.
-        ramp_speed_kmh: ramp speed limit.
-        ramp_gap: distance along a carriageway from the crossing to its diverge / merge node (m).
-        offset: distance of each carriageway from the expressway's centre line (m).
-        min_crossing_deg: no interchange where the expressway crosses an arterial at a flatter
-            angle than this (the ramps would run along the arterial).
-    """
-
-    ring_share: float = 0.5
-    radials: int = 5
-    first_radial_deg: float = 18.0
-    interchange_spacing: float = 1500.0
-    lanes: int = 3
-    speed_kmh: float = 80.0
-    ramp_lanes: int = 2
-    ramp_speed_kmh: float = 50.0
-    ramp_gap: float = 250.0
-    offset: float = 20.0
-    min_crossing_deg: float = 30.0
-
-
-@dataclass(frozen=True)
-class CoreSpec:
-    """The irregular old core inside the Jiefang Ring Road.
-
-    Attributes:
-        cells: superblocks per side replaced by the core (its ring road runs around them).
-        streets: core streets per direction inside the ring road (the lattice is streets x streets).
-        jitter: junction displacement as a share of the street spacing (irregular pattern).
-        bend: sideways bulge of a street's midpoint as a share of its length (curved streets).
-        drop_share: share of lattice streets removed (dead-straight grids are not old towns).
-        lanes: lanes per direction of a core street.
-        speed_kmh: core speed limit.
-        spine_lanes: lanes per direction of the spine (Zhongshan Road, the commercial spine).
-    """
-
-    cells: int = 2
-    streets: int = 5
-    jitter: float = 0.2
-    bend: float = 0.12
-    drop_share: float = 0.15
-    lanes: int = 2
-    speed_kmh: float = 40.0
-    spine_lanes: int = 3
-
-
-@dataclass(frozen=True)
-class CitySpec:
-    """A whole city: supergrid, secondary streets, old core, expressway skeleton.
-
-    Attributes:
-        target_signals: exact number of signalised junctions (WUXI.md: 1,723 city-wide).
-        arterial_lines: arterials per direction (each runs across the whole city).
-        spacing_min: smallest distance between parallel arterials (m; WUXI.md: 500 m).
-        spacing_max: largest distance between parallel arterials (m; WUXI.md: 1.5 km).
-        lanes: arterial lanes per direction (WUXI.md: 6 lanes, 3 each way).
-        speed_kmh: arterial speed limit (WUXI.md: 40-60 km/h, 50 typical).
-        secondary_lanes: secondary-street lanes per direction.
-        secondary_speed_kmh: secondary-street speed limit (WUXI.md: ground roads 40-60 km/h).
-        attach: length of the roads leaving the city at its edge (m).
-        pocket: left-turn pocket length on approaches with 3 or more lanes (m).
-        min_gap: smallest distance between two junctions along one road (m; closer ones would
-            be one junction in reality, and leave no room for a left pocket).
-        district_cells: superblocks per side of a demand district.
-        layout_seed: seed of the spacings, street choices and core irregularity (the network is
-            the same for every build seed; the build seed changes the sampled routes).
-        expressway: the expressway skeleton.
-        core: the old core.
-    """
-
-    target_signals: int
-    arterial_lines: int
-    spacing_min: float = 500.0
-    spacing_max: float = 1500.0
-    lanes: int = 3
-    speed_kmh: float = 50.0
-    secondary_lanes: int = 2
-    secondary_speed_kmh: float = 40.0
-    attach: float = 300.0
-    pocket: float = 100.0
-    min_gap: float = 150.0
-    district_cells: int = 4
-    layout_seed: int = 1723
-    expressway: ExpresswaySpec = field(default_factory=ExpresswaySpec)
-    core: CoreSpec = field(default_factory=CoreSpec)
-
-
-@dataclass(frozen=True)
-class Node:
-    """A plain-XML node: id, position (m) and SUMO junction type."""
-
-    id: str
-    x: float
-    y: float
-    kind: str  # "traffic_light", "priority" or "dead_end"
-
-
-@dataclass(frozen=True)
-class Road:
-    """One directed plain-XML edge.
-
-    Attributes:
-        u: from-node id.
-        v: to-node id.
-        lanes: number of lanes.
-        speed_kmh: speed limit.
-        kind: ``arterial``, ``secondary``, ``core``, ``fringe``, ``expressway`` or ``ramp``.
-        priority: SUMO right-of-way rank at unsignalised junctions (higher goes first).
-        shape: inner geometry points between the two nodes (m).
-    """
-
-    u: str
-    v: str
-    lanes: int
-    speed_kmh: float
-    kind: str
-    priority: int = 5
-    shape: tuple[tuple[float, float], ...] = ()
-
-    @property
-    def id(self) -> str:
-        """Edge id (``{from}-{to}``)."""
-        return f"{self.u}-{self.v}"
-
-
-@dataclass(frozen=True)
-class District:
-    """A demand district: a square of superblocks (or the old core).
-
-    Attributes:
-        id: ``d{i}_{j}`` or ``core``.
-        x: centroid x (m).
-        y: centroid y (m).
-        signals: signalised junctions inside (the district's activity weight in the gravity model).
-        edges: ground edges where the district's trips start and end.
-    """
-
-    id: str
-    x: float
-    y: float
-    signals: int
-    edges: tuple[str, ...]
-
-
-@dataclass
-class CityLayout:
-    """The generated city before compilation.
-
-    Attributes:
-        nodes: plain nodes by id.
-        roads: directed edges.
-        districts: demand districts.
-        interchanges: number of expressway-ground interchanges (one ramp terminal each).
-        extent: (width, height) of the ground grid (m).
-        expressway_km: centre-line length of the expressways (ring + radials, km).
-    """
-
-    nodes: dict[str, Node] = field(default_factory=dict)
-    roads: list[Road] = field(default_factory=list)
-    districts: list[District] = field(default_factory=list)
-    interchanges: int = 0
-    extent: tuple[float, float] = (0.0, 0.0)
-    expressway_km: float = 0.0
-
-    @property
-    def n_signals(self) -> int:
-        """Signalised nodes."""
-        return sum(1 for n in self.nodes.values() if n.kind == "traffic_light")
-
-    def count(self, prefix: str) -> int:
-        """Signalised nodes whose id starts with ``prefix``."""
-        return sum(1 for n in self.nodes.values() if n.kind == "traffic_light" and n.id.startswith(prefix))
-
-
-class _Lines:
-    """Nodes on each straight arterial line, kept sorted by their position along the line."""
-
-    def __init__(self, n: int, gap: float) -> None:
-        self.gap = gap
-        self.pos: list[list[float]] = [[] for _ in range(n)]
-        self.ids: list[list[str]] = [[] for _ in range(n)]
-
-    def add(self, line: int, p: float, node: str) -> None:
-        """Put ``node`` on ``line`` at position ``p``."""
-        k = bisect.bisect(self.pos[line], p)
-        self.pos[line].insert(k, p)
-        self.ids[line].insert(k, node)
-
-    def clear(self, line: int, p: float) -> bool:
-        """No node on ``line`` within the minimum gap of ``p``."""
-        k = bisect.bisect(self.pos[line], p)
-        near = self.pos[line][max(k - 1, 0) : k + 1]
-        return all(abs(q - p) >= self.gap for q in near)
-
-    def has(self, line: int, p: float) -> bool:
-        """A node sits exactly at ``p`` on ``line``."""
-        return any(abs(q - p) < 1e-6 for q in self.pos[line])
+__all__ = [
+    "CityLayout",
+    "CitySpec",
+    "CoreSpec",
+    "District",
+    "ExpresswaySpec",
+    "Node",
+    "Road",
+    "compile_net",
+    "generate",
+]
 
 
 def generate(spec: CitySpec) -> CityLayout:
@@ -263,8 +77,8 @@ def generate(spec: CitySpec) -> CityLayout:
     xs = _positions(rng, n, spec.spacing_min, spec.spacing_max)
     ys = _positions(rng, n, spec.spacing_min, spec.spacing_max)
     out = CityLayout(extent=(xs[-1] - xs[0], ys[-1] - ys[0]))
-    vert = _Lines(n, spec.min_gap)  # vertical arterial i: its nodes by y
-    horiz = _Lines(n, spec.min_gap)  # horizontal arterial j: its nodes by x
+    vert = LineIndex(n, spec.min_gap)  # vertical arterial i: its nodes by y
+    horiz = LineIndex(n, spec.min_gap)  # horizontal arterial j: its nodes by x
     lo = n // 2 - spec.core.cells // 2
     core = (lo, lo + spec.core.cells)  # boundary line indices of the core (its ring road)
 
@@ -281,7 +95,7 @@ def generate(spec: CitySpec) -> CityLayout:
                 vert.add(i, y, f"A{i}_{j}")
                 horiz.add(j, x, f"A{i}_{j}")
     _add_core(spec, rng, xs, ys, core, out, vert, horiz)
-    _add_expressways(spec, xs, ys, out, vert, horiz)
+    add_expressways(spec, xs, ys, out, vert, horiz)
     _add_secondaries(spec, rng, xs, ys, core, out, vert, horiz)
     # Arterials: consecutive nodes along each line, fringe roads at both ends; no arterial
     # inside the core (its streets replace them).
@@ -342,21 +156,7 @@ def _line_roads(
         if skip is not None and {a, b} == set(skip):
             continue
         kind = "fringe" if a.startswith("F") or b.startswith("F") else "arterial"
-        _two_way(out, a, b, spec.lanes, spec.speed_kmh, kind)
-
-
-def _two_way(
-    out: CityLayout,
-    a: str,
-    b: str,
-    lanes: int,
-    speed: float,
-    kind: str,
-    shape: tuple[tuple[float, float], ...] = (),
-    priority: int = 5,
-) -> None:
-    out.roads.append(Road(a, b, lanes, speed, kind, priority, shape))
-    out.roads.append(Road(b, a, lanes, speed, kind, priority, tuple(reversed(shape))))
+        two_way(out, a, b, spec.lanes, spec.speed_kmh, kind)
 
 
 def _add_core(
@@ -366,8 +166,8 @@ def _add_core(
     ys: list[float],
     core: tuple[int, int],
     out: CityLayout,
-    vert: _Lines,
-    horiz: _Lines,
+    vert: LineIndex,
+    horiz: LineIndex,
 ) -> None:
     """The old core: a jittered lattice of curved streets inside the boundary arterials."""
     c = spec.core
@@ -418,14 +218,14 @@ def _add_core(
         # The spine column is not jittered: its streets (and its two links to the ring road)
         # are the straight ones at the spine's x.
         if na.x == nb.x == cols[spine]:
-            _two_way(out, a, b, c.spine_lanes, spec.speed_kmh, "core")
+            two_way(out, a, b, c.spine_lanes, spec.speed_kmh, "core")
             continue
         bulge = rng.uniform(-c.bend, c.bend)
         mx, my = (na.x + nb.x) / 2, (na.y + nb.y) / 2
         length = math.hypot(nb.x - na.x, nb.y - na.y)
         px, py = -(nb.y - na.y) / length, (nb.x - na.x) / length
         shape = ((round(mx + px * bulge * length, 1), round(my + py * bulge * length, 1)),)
-        _two_way(out, a, b, c.lanes, c.speed_kmh, "core", shape)
+        two_way(out, a, b, c.lanes, c.speed_kmh, "core", shape)
 
 
 def _core_lines(lo: float, hi: float, k: int, arterials: Iterable[float]) -> list[float]:
@@ -438,7 +238,7 @@ def _core_lines(lo: float, hi: float, k: int, arterials: Iterable[float]) -> lis
 
 
 def _boundary(
-    out: CityLayout, lines: _Lines, line: int, p: float, xy: tuple[float, float], grid: list[float]
+    out: CityLayout, lines: LineIndex, line: int, p: float, xy: tuple[float, float], grid: list[float]
 ) -> str:
     for q, node in zip(lines.pos[line], lines.ids[line]):
         if abs(q - p) < 1e-6:
@@ -464,175 +264,6 @@ def _connected(links: set[tuple[str, str]], nodes: dict[str, int]) -> bool:
     return len(seen) == len(adj)
 
 
-def _add_expressways(
-    spec: CitySpec, xs: list[float], ys: list[float], out: CityLayout, vert: _Lines, horiz: _Lines
-) -> None:
-    """Ring and radials as pairs of one-way carriageways, with single-point diamond interchanges."""
-    e = spec.expressway
-    radius = e.ring_share * min(xs[-1], ys[-1])
-    core_reach = max(math.hypot(x, y) for n in out.nodes.values() if n.id[0] in "CK" for x, y in [(n.x, n.y)])
-    if radius < core_reach + 2 * e.ramp_gap:
-        raise ScenarioError(
-            f"ExpresswaySpec.ring_share={e.ring_share}: the ring ({radius:.0f} m) would cut the old core "
-            f"(which reaches {core_reach:.0f} m from the centre); raise ring_share."
-        )
-    flat = math.cos(math.radians(e.min_crossing_deg))
-    radial_angles = [
-        math.radians(e.first_radial_deg + 360.0 * k / e.radials) % (2 * math.pi) for k in range(e.radials)
-    ]
-    # Ring: crossings with the ground lines, then a greedy choice of interchanges around it.
-    found: list[tuple[float, str, int, float]] = []  # (angle, "v"/"h", line, position on the line)
-    for i, x in enumerate(xs):
-        if abs(x) < radius:
-            for sgn in (1.0, -1.0):
-                y = sgn * math.sqrt(radius * radius - x * x)
-                th = math.atan2(y, x) % (2 * math.pi)
-                if abs(math.cos(th)) <= flat:
-                    found.append((th, "v", i, y))
-    for j, y in enumerate(ys):
-        if abs(y) < radius:
-            for sgn in (1.0, -1.0):
-                x = sgn * math.sqrt(radius * radius - y * y)
-                th = math.atan2(y, x) % (2 * math.pi)
-                if abs(math.sin(th)) <= flat:
-                    found.append((th, "h", j, x))
-    found.sort()
-    chosen: list[tuple[float, str, int, float]] = []
-    keep_off = (2 * e.ramp_gap + 200.0) / radius
-    for cand in found:
-        th, kind, line, p = cand
-        lines = vert if kind == "v" else horiz
-        if not lines.clear(line, p):
-            continue
-        if any(_arc(th, ra) < keep_off for ra in radial_angles):
-            continue
-        if chosen and (
-            _arc(th, chosen[-1][0]) * radius < e.interchange_spacing
-            or _arc(th, chosen[0][0]) * radius < e.interchange_spacing
-        ):
-            continue
-        chosen.append(cand)
-    g = e.ramp_gap / radius
-    ring_a: list[tuple[float, str]] = []  # counter-clockwise carriageway, outer
-    ring_b: list[tuple[float, str]] = []  # clockwise carriageway, inner
-    for k, th in enumerate(radial_angles):
-        ring_a.append((th, f"xAr{k}"))
-        ring_b.append((th, f"xBr{k}"))
-    for q, (th, kind, line, p) in enumerate(chosen):
-        term = _terminal(out, vert if kind == "v" else horiz, kind, line, p)
-        ring_a += [(th - g, f"xAd{q}"), (th + g, f"xAm{q}")]
-        ring_b += [(th + g, f"xBd{q}"), (th - g, f"xBm{q}")]
-        _ramps(out, e, f"xAd{q}", f"xBm{q}", f"xBd{q}", f"xAm{q}", term)
-    _ring(out, e, ring_a, radius + e.offset, ccw=True)
-    _ring(out, e, ring_b, radius - e.offset, ccw=False)
-    total = 2 * math.pi * radius
-    # Radials: from the ring out beyond the city's edge.
-    reach_x, reach_y = xs[-1] + spec.attach, ys[-1] + spec.attach
-    for k, th in enumerate(radial_angles):
-        c, s = math.cos(th), math.sin(th)
-        r_ground = min(
-            xs[-1] / abs(c) if abs(c) > 1e-9 else math.inf, ys[-1] / abs(s) if abs(s) > 1e-9 else math.inf
-        )
-        r_end = min(
-            reach_x / abs(c) if abs(c) > 1e-9 else math.inf, reach_y / abs(s) if abs(s) > 1e-9 else math.inf
-        )
-        cands: list[tuple[float, str, int, float]] = []
-        for i, x in enumerate(xs):
-            r = x / c if abs(c) > 1e-9 else -1.0
-            if radius + 2 * e.ramp_gap < r < r_ground - e.ramp_gap and abs(s) <= flat:
-                cands.append((r, "v", i, r * s))
-        for j, y in enumerate(ys):
-            r = y / s if abs(s) > 1e-9 else -1.0
-            if radius + 2 * e.ramp_gap < r < r_ground - e.ramp_gap and abs(c) <= flat:
-                cands.append((r, "h", j, r * c))
-        cands.sort()
-        last = radius
-        outbound = [(radius + e.ramp_gap, f"xOs{k}")]
-        inbound = [(radius + e.ramp_gap, f"xIe{k}")]
-        for r, kind, line, p in cands:
-            lines = vert if kind == "v" else horiz
-            if r - last < e.interchange_spacing or not lines.clear(line, p):
-                continue
-            last = r
-            q = f"{k}_{len(outbound)}"
-            term = _terminal(out, lines, kind, line, p)
-            outbound += [(r - e.ramp_gap, f"xOd{q}"), (r + e.ramp_gap, f"xOm{q}")]
-            inbound += [(r + e.ramp_gap, f"xId{q}"), (r - e.ramp_gap, f"xIm{q}")]
-            _ramps(out, e, f"xOd{q}", f"xIm{q}", f"xId{q}", f"xOm{q}", term)
-        outbound.append((r_end, f"xOe{k}"))
-        inbound.append((r_end, f"xIs{k}"))
-        right_out = (s * e.offset, -c * e.offset)
-        _straight(out, e, sorted(outbound), c, s, right_out, dead_end=f"xOe{k}")
-        left = (-right_out[0], -right_out[1])
-        _straight(out, e, sorted(inbound, reverse=True), c, s, left, dead_end=f"xIs{k}")
-        for ring in ("A", "B"):
-            out.roads.append(
-                Road(f"x{ring}r{k}", f"xOs{k}", 2, e.speed_kmh, "expressway", 8 if ring == "A" else 7)
-            )
-            out.roads.append(Road(f"xIe{k}", f"x{ring}r{k}", 2, e.speed_kmh, "expressway", 8))
-        total += r_end - radius
-    out.expressway_km = total / 1000.0
-    out.interchanges = sum(1 for k in out.nodes if k.startswith("T"))
-
-
-def _arc(a: float, b: float) -> float:
-    d = abs(a - b) % (2 * math.pi)
-    return min(d, 2 * math.pi - d)
-
-
-def _terminal(out: CityLayout, lines: _Lines, kind: str, line: int, p: float) -> str:
-    node = f"T{sum(1 for k in out.nodes if k.startswith('T'))}"
-    x, y = (out.nodes[lines.ids[line][0]].x, p) if kind == "v" else (p, out.nodes[lines.ids[line][0]].y)
-    out.nodes[node] = Node(node, round(x, 1), round(y, 1), "traffic_light")
-    lines.add(line, p, node)
-    return node
-
-
-def _ramps(
-    out: CityLayout, e: ExpresswaySpec, off_a: str, on_b: str, off_b: str, on_a: str, term: str
-) -> None:
-    """Four ramps of a single-point diamond: each carriageway's off-ramp into and on-ramp out of
-    ``term``; the ramps of one side (``off_a`` in, ``on_b`` out) form one arm of the terminal."""
-    for u, v in ((off_a, term), (term, on_b), (off_b, term), (term, on_a)):
-        out.roads.append(Road(u, v, e.ramp_lanes, e.ramp_speed_kmh, "ramp", 3))
-
-
-def _ring(out: CityLayout, e: ExpresswaySpec, events: list[tuple[float, str]], r: float, ccw: bool) -> None:
-    two_pi = 2 * math.pi
-    ev = sorted(((a % two_pi, n) for a, n in events), reverse=not ccw)
-    for a, node in ev:
-        out.nodes[node] = Node(node, round(r * math.cos(a), 1), round(r * math.sin(a), 1), "priority")
-    step = math.radians(3.0)
-    for (a, u), (b, v) in zip(ev, ev[1:] + ev[:1]):
-        span = (b - a) % two_pi if ccw else (a - b) % two_pi
-        m = int(span / step)
-        sign = 1.0 if ccw else -1.0
-        shape = tuple(
-            (
-                round(r * math.cos(a + sign * span * t / (m + 1)), 1),
-                round(r * math.sin(a + sign * span * t / (m + 1)), 1),
-            )
-            for t in range(1, m + 1)
-        )
-        out.roads.append(Road(u, v, e.lanes, e.speed_kmh, "expressway", 10, shape))
-
-
-def _straight(
-    out: CityLayout,
-    e: ExpresswaySpec,
-    events: list[tuple[float, str]],
-    c: float,
-    s: float,
-    offset: tuple[float, float],
-    dead_end: str,
-) -> None:
-    for r, node in events:
-        kind = "dead_end" if node == dead_end else "priority"
-        out.nodes[node] = Node(node, round(r * c + offset[0], 1), round(r * s + offset[1], 1), kind)
-    for (_, u), (_, v) in zip(events, events[1:]):
-        out.roads.append(Road(u, v, e.lanes, e.speed_kmh, "expressway", 10))
-
-
 def _add_secondaries(
     spec: CitySpec,
     rng: random.Random,
@@ -640,8 +271,8 @@ def _add_secondaries(
     ys: list[float],
     core: tuple[int, int],
     out: CityLayout,
-    vert: _Lines,
-    horiz: _Lines,
+    vert: LineIndex,
+    horiz: LineIndex,
 ) -> None:
     """Secondary streets through superblocks, added in a seeded order until the target is met."""
     n = len(xs)
@@ -683,15 +314,15 @@ def _add_secondaries(
         sl, sv = spec.secondary_lanes, spec.secondary_speed_kmh
         south, north, west, east = f"Sh{j}_{i}", f"Sh{j + 1}_{i}", f"Sv{i}_{j}", f"Sv{i + 1}_{j}"
         if kinds == {"N"}:
-            _two_way(out, south, north, sl, sv, "secondary")
+            two_way(out, south, north, sl, sv, "secondary")
         elif kinds == {"E"}:
-            _two_way(out, west, east, sl, sv, "secondary")
+            two_way(out, west, east, sl, sv, "secondary")
         else:
             centre = f"Sc{i}_{j}"
             x, y = out.nodes[south].x, out.nodes[west].y
             out.nodes[centre] = Node(centre, x, y, "traffic_light")
             for a in (south, north, west, east):
-                _two_way(out, a, centre, sl, sv, "secondary")
+                two_way(out, a, centre, sl, sv, "secondary")
 
 
 def _districts(
