@@ -1,4 +1,5 @@
-"""Command line: ``python -m scenarios list | build NAME | info NAME_OR_PATH | calibrate NAME``.
+"""Command line: ``python -m scenarios list | build NAME | info NAME_OR_PATH | calibrate NAME |
+import-osm FILE``.
 
 Errors the user can fix print one line (``error: ...``) and exit with status 2, never a traceback.
 """
@@ -53,7 +54,9 @@ def _calibrate(args: argparse.Namespace) -> None:
     spec = entry(args.name)
     horizon = args.horizon or spec.horizon
     with tempfile.TemporaryDirectory(prefix="wuxi-calibrate-") as tmp:
-        for tls_type in ("static", "actuated"):
+        for tls_type in args.plans.split(","):
+            if tls_type not in ("static", "actuated"):
+                raise TSCError(f"--plans: {tls_type!r} is not a plan; use static, actuated or both.")
             folder = Path(tmp) / tls_type
             folder.mkdir()
             plan = SignalPlan(spec.plan.cycle, spec.plan.yellow, spec.plan.left_green, tls_type)
@@ -67,6 +70,18 @@ def _calibrate(args: argparse.Namespace) -> None:
                 f"{stats.summary()}",
                 flush=True,
             )
+
+
+def _import_osm(args: argparse.Namespace) -> None:
+    from scenarios.osm import OsmOptions, import_osm
+
+    t0 = time.perf_counter()
+    opts = OsmOptions(name=args.name, seed=args.seed, horizon=args.horizon, veh_per_hour=args.veh_per_hour)
+    sc = import_osm(args.file, args.out, opts)
+    cfg = sc.net_file.parent / f"{sc.name}.sumocfg"
+    print(f"{args.file} imported in {time.perf_counter() - t0:.1f} s")
+    print(f"  scenario: {cfg}  (python evaluate.py --scenario {cfg})")
+    print(f"  card:     {sc.net_file.parent / 'card.md'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,7 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--horizon", type=float, default=None)
     c.add_argument("--demand-scale", type=float, default=1.0)
     c.add_argument("--drain", type=float, default=900.0, help="extra seconds to let vehicles finish")
+    c.add_argument("--plans", default="static,actuated", help="comma-separated: static, actuated")
     c.set_defaults(func=_calibrate)
+    o = sub.add_parser("import-osm", help="import an OpenStreetMap extract (.osm / .osm.gz) as a scenario")
+    o.add_argument("file", type=Path)
+    o.add_argument("--name", default=None, help="scenario name (default: the file's stem)")
+    o.add_argument("--out", type=Path, default=None, help="output folder (default: ./NAME)")
+    o.add_argument("--seed", type=int, default=0, help="route sampling seed")
+    o.add_argument("--horizon", type=float, default=3600.0)
+    o.add_argument("--veh-per-hour", type=float, default=None, help="peak demand (default 60 per signal)")
+    o.set_defaults(func=_import_osm)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -18,11 +18,21 @@ from pathlib import Path
 
 from core.errors import ScenarioError
 from scenarios import sumo_install
-from scenarios.card import render_card
+from scenarios.card import render_card, render_city_card
 from scenarios.catalogue import CATALOGUE, MEASURED, Entry
-from scenarios.demand import peak_profile, sample_routes, write_flows
+from scenarios.city import CitySpec, compile_net, generate
+from scenarios.city_demand import GravityDemand, route_city
+from scenarios.demand import Slice, peak_profile, sample_routes, write_flows
 from scenarios.netinfo import check_generated, read_net
-from scenarios.networks import ArterialSpec, GridSpec, SignalPlan, arterial_net, grid_net, spider_net
+from scenarios.networks import (
+    ArterialSpec,
+    GridSpec,
+    SignalPlan,
+    SpiderSpec,
+    arterial_net,
+    grid_net,
+    spider_net,
+)
 from scenarios.scenario import Scenario
 
 # Bump when the generator's output changes for the same inputs (invalidates old cache entries).
@@ -110,19 +120,19 @@ def build_files(
     ``plan`` overrides the entry's signal plan (e.g. actuated signals for a calibration run).
     """
     plan = plan or spec.plan
-    net_path = _make_net(spec, folder, plan)
-    net = read_net(net_path)
-    check_generated(net)
-    routes = sample_routes(net, spec.shares, folder, seed, max_signals=spec.max_signals)
-    rates = {src: spec.rates.rate(src) for src in net.sources}
-    slices = peak_profile(spec.horizon)
-    slices = [s for s in slices if s.begin < horizon]
-    if slices and slices[-1].end > horizon:
-        last = slices[-1]
-        slices[-1] = type(last)(last.begin, horizon, last.factor)
     demand = folder / "demand.rou.xml"
-    expected = write_flows(demand, routes, rates, slices, demand_scale)
-    card = render_card(spec, net, rates, slices, demand_scale, expected, horizon, seed)
+    slices = _slices(spec, horizon)
+    if isinstance(spec.network, CitySpec):
+        card = _city_files(spec, spec.network, folder, seed, slices, demand_scale, horizon, plan)
+        net_path = folder / "net.net.xml"
+    else:
+        net_path = _make_net(spec, folder, plan)
+        net = read_net(net_path)
+        check_generated(net)
+        routes = sample_routes(net, spec.shares, folder, seed, max_signals=spec.max_signals)
+        rates = {src: spec.rates.rate(src) for src in net.sources}
+        expected = write_flows(demand, routes, rates, slices, demand_scale)
+        card = render_card(spec, net, rates, slices, demand_scale, expected, horizon, seed)
     (folder / "card.md").write_text(card, encoding="utf-8")
     manifest = {
         "name": spec.name,
@@ -142,11 +152,42 @@ def build_files(
     return _read_manifest(folder, spec.name)
 
 
+def _slices(spec: Entry, horizon: float) -> list[Slice]:
+    """The entry's time profile, cut at ``horizon``."""
+    slices = [s for s in peak_profile(spec.horizon) if s.begin < horizon]
+    if slices and slices[-1].end > horizon:
+        last = slices[-1]
+        slices[-1] = Slice(last.begin, horizon, last.factor)
+    return slices
+
+
+def _city_files(
+    spec: Entry,
+    city: CitySpec,
+    folder: Path,
+    seed: int,
+    slices: list[Slice],
+    demand_scale: float,
+    horizon: float,
+    plan: SignalPlan,
+) -> str:
+    """Net and gravity-model demand of a city entry; return its card."""
+    assert isinstance(spec.rates, GravityDemand), "a city entry's demand is a GravityDemand"
+    layout = generate(city)
+    net_path = compile_net(layout, city, plan, folder)
+    net = read_net(net_path)
+    check_generated(net)
+    routed = route_city(net_path, layout.districts, spec.rates, folder, seed)
+    expected = write_flows(folder / "demand.rou.xml", routed.routes, routed.rates, slices, demand_scale)
+    return render_city_card(spec, layout, net, routed, slices, demand_scale, expected, horizon, seed)
+
+
 def _make_net(spec: Entry, folder: Path, plan: SignalPlan) -> Path:
     if isinstance(spec.network, ArterialSpec):
         return arterial_net(folder, spec.network, plan)
     if isinstance(spec.network, GridSpec):
         return grid_net(folder, spec.network, plan)
+    assert isinstance(spec.network, SpiderSpec), "city entries are built by _city_files"
     return spider_net(folder, spec.network, plan)
 
 

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from scenarios.catalogue import MEASURED, Entry
+from scenarios.city import CityLayout, CitySpec
+from scenarios.city_demand import CityRoutes, GravityDemand
 from scenarios.demand import Slice
 from scenarios.netinfo import NetInfo
 
@@ -28,16 +30,7 @@ def render_card(
         for (g, lanes), n in sorted(phases.items())
     ]
     lines = [
-        f"# {spec.name}",
-        "",
-        spec.models,
-        "",
-        "## Parameters and their source (/work/shared/WUXI.md)",
-        "",
-        "| Parameter | Value | WUXI.md fact |",
-        "|---|---|---|",
-        *(f"| {p} | {v} | {f} |" for p, v, f in spec.facts),
-        "",
+        *_head(spec),
         "## Network",
         "",
         f"- Signals: **{len(net.signals)}**, fixed-time programmes from netconvert "
@@ -59,6 +52,84 @@ def render_card(
         "| Period (s) | Rate factor | Entering veh/h |",
         "|---|---|---|",
         *(f"| {s.begin:.0f}-{s.end:.0f} | {s.factor:.2f} | {peak * s.factor:.0f} |" for s in slices),
+        *_tail(spec, horizon),
+    ]
+    return "\n".join(lines)
+
+
+def render_city_card(
+    spec: Entry,
+    layout: CityLayout,
+    net: NetInfo,
+    routed: CityRoutes,
+    slices: Sequence[Slice],
+    demand_scale: float,
+    expected: float,
+    horizon: float,
+    seed: int,
+) -> str:
+    """Markdown card of a built city scenario (:mod:`scenarios.city`)."""
+    city, gravity = spec.network, spec.rates
+    assert isinstance(city, CitySpec) and isinstance(gravity, GravityDemand)
+    peak = sum(routed.rates.values()) * demand_scale
+    greens = Counter(s.n_greens for s in net.signals)
+    width, height = layout.extent
+    exact = (
+        "exactly the target" if len(net.signals) == city.target_signals else f"target {city.target_signals}"
+    )
+    lines = [
+        *_head(spec),
+        "## Network",
+        "",
+        f"- Signals: **{len(net.signals)}** ({exact}); fixed-time programmes from netconvert (cycle "
+        f"{spec.plan.cycle} s, yellow {spec.plan.yellow} s, protected left {spec.plan.left_green} s "
+        "where a left pocket exists):",
+        f"  {layout.count('A')} arterial crossings, {layout.count('S')} secondary-street junctions, "
+        f"{layout.count('C') + layout.count('K')} in the old core and on its ring road, "
+        f"{layout.count('T')} interchange ramp terminals.",
+        *(f"- {n} signal(s) with {g} green phases" for g, n in sorted(greens.items())),
+        f"- Ground grid {width / 1000:.1f} x {height / 1000:.1f} km ({width * height / 1e6:.0f} km^2), "
+        f"{city.arterial_lines} arterials each way.",
+        f"- Expressways: {layout.expressway_km:.1f} km (ring + {city.expressway.radials} radials), "
+        f"{layout.interchanges} interchanges with the ground network; no expressway junction has a signal.",
+        f"- Edges: {len(net.edges)}, lanes: {net.lanes}.",
+        "",
+        "## Demand",
+        "",
+        f"Gravity model over {len(layout.districts)} districts (weight = signals in the district, decay "
+        f"{gravity.decay_km:g} km): {routed.pairs} district "
+        f"pairs, mean centroid distance {routed.mean_km:.1f} km; routes by `duarouter` (build seed "
+        f"{seed}), {routed.expressway_share:.0%} of trips use an expressway. Released as one Poisson "
+        '`<flow>` per origin district and 5-minute slice (`period="exp(rate)"`) over a route '
+        "distribution, so SUMO's `--seed` draws the vehicles and their destinations anew each "
+        f"episode. Demand scale {demand_scale:g}; peak {peak:.0f} trips/h; expected {expected:.0f} "
+        "vehicles over the horizon.",
+        "",
+        "| Period (s) | Rate factor | Departing veh/h |",
+        "|---|---|---|",
+        *(f"| {s.begin:.0f}-{s.end:.0f} | {s.factor:.2f} | {peak * s.factor:.0f} |" for s in slices),
+        *_tail(spec, horizon),
+    ]
+    return "\n".join(lines)
+
+
+def _head(spec: Entry) -> list[str]:
+    return [
+        f"# {spec.name}",
+        "",
+        spec.models,
+        "",
+        "## Parameters and their source (/work/shared/WUXI.md)",
+        "",
+        "| Parameter | Value | WUXI.md fact |",
+        "|---|---|---|",
+        *(f"| {p} | {v} | {f} |" for p, v, f in spec.facts),
+        "",
+    ]
+
+
+def _tail(spec: Entry, horizon: float) -> list[str]:
+    return [
         "",
         f"Horizon: **{horizon:.0f} s** (step length 1 s; SUMO options: {' '.join(spec.sumo_args)}).",
         "",
@@ -67,4 +138,3 @@ def render_card(
         MEASURED.get(spec.name, f"Not measured yet: run `python -m scenarios calibrate {spec.name}`."),
         "",
     ]
-    return "\n".join(lines)

@@ -186,7 +186,7 @@ def sample_routes(
 
 def write_flows(
     path: Path,
-    routes: Mapping[str, Counter[tuple[str, ...]]],
+    routes: Mapping[str, Mapping[tuple[str, ...], float]],
     rates: Mapping[str, float],
     slices: Sequence[Slice],
     scale: float = 1.0,
@@ -195,7 +195,7 @@ def write_flows(
 
     Args:
         path: output ``.rou.xml``.
-        routes: sampled route counts per source edge.
+        routes: sampled route counts (or weights) per source edge (or origin district).
         rates: peak arrival rate per source edge (veh/h); sources missing here get no demand.
         slices: time slices with rate factors.
         scale: multiplies every rate (``demand_scale``).

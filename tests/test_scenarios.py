@@ -16,14 +16,17 @@ from scenarios.scenario import Scenario
 from scenarios.toolrun import run_binary
 
 SHORT = 300.0
-NAMES = ["wuxi-single", "wuxi-corridor", "wuxi-core", "wuxi-ring", "wuxi-district"]
+NAMES = ["wuxi-single", "wuxi-corridor", "wuxi-core", "wuxi-ring", "wuxi-district", "wuxi-zone", "wuxi-city"]
+# The full city takes minutes to build (netconvert + duarouter on 1,723 signals): CI builds the zone,
+# which the same generator makes (tests/test_city.py), and lays the city out without compiling it.
+BUILT_IN_CI = [n for n in NAMES if n != "wuxi-city"]
 
 
 def test_list_scenarios_is_the_catalogue() -> None:
     assert scenarios.list_scenarios() == NAMES
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", BUILT_IN_CI)
 def test_every_catalogue_scenario_builds(name: str, tmp_cache: Path) -> None:
     t0 = time.perf_counter()
     sc = scenarios.build(name, horizon=SHORT, cache_dir=tmp_cache)
