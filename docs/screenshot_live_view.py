@@ -13,17 +13,6 @@ import argparse
 import threading
 from pathlib import Path
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(
@@ -39,6 +28,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from evaluation.config import make_eval_config
+    from evaluation.twin.browser import CHROMIUM, HEADLESS_ARGS
     from evaluation.twin.live import LiveSession
 
     config = make_eval_config(
@@ -48,7 +38,7 @@ def main() -> None:
     with LiveSession(scenario, config.controllers[0], args.seed, config) as session:
         run = threading.Thread(target=session.run, daemon=True)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=HEADLESS_ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 900})
             page.goto(session.url)
             page.wait_for_function("window.twin.ready")

@@ -26,23 +26,14 @@ from nets import netconvert_plain
 from core.errors import ConfigError, RecordError, ScenarioError
 from evaluation import make_eval_config
 from evaluation.twin.alerts import AlertEngine, AlertInput, JunctionReading, LaneTopology
+from evaluation.twin.browser import CHROMIUM
+from evaluation.twin.browser import HEADLESS_ARGS as CHROMIUM_ARGS
 from evaluation.twin.config import AlertConfig, TwinConfig
 from evaluation.twin.geometry import read_geometry
 from evaluation.twin.record import RecordWriter, read_record
 from scenarios.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 # ---------------------------------------------------------------------------- alert rules, no SUMO
