@@ -227,6 +227,9 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1200, "height": 760})
     pg = context.new_page()
+    # A loaded 2-core machine (SUMO in the same process, other jobs) can take seconds per frame;
+    # waits are for states that do come, so a generous timeout only costs time when a test fails.
+    pg.set_default_timeout(90_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.errors = errors
@@ -342,7 +345,7 @@ def test_replay_reaches_the_last_step(page: Any, jam_record: dict[str, Any]) -> 
         assert page.evaluate("window.twin.nFrames") == n
         page.select_option("#speed", "30")
         page.click("#play")
-        page.wait_for_function(f"window.twin.frameIndex === {n - 1}", timeout=30_000)
+        page.wait_for_function(f"window.twin.frameIndex === {n - 1}", timeout=90_000)
         assert page.inner_text("#time") == "200"
         assert page.locator('#alerts li[data-kind="spillback"]').count() >= 1
         page.fill("#slider", "0")  # back to the start with the time slider
