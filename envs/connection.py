@@ -44,6 +44,7 @@ _libsumo_owner: weakref.ref[SumoConnection] | None = None
 
 # Lane variables read every decision (see SumoConnection.lane_matrix).
 LANE_VARS = ("count", "halting", "occupancy", "mean_speed", "waiting")
+_OCCUPANCY, _MEAN_SPEED = LANE_VARS.index("occupancy"), LANE_VARS.index("mean_speed")
 _LANE_GETTERS = (  # libsumo's getter of each of LANE_VARS
     "getLastStepVehicleNumber",
     "getLastStepHaltingNumber",
@@ -408,6 +409,20 @@ class SumoConnection:
                 for j, (var, name) in enumerate(zip(LANE_VARS, _LANE_GETTERS))
                 if var in variables
             )
+            # A lane of an edge without vehicles reads count, halting and waiting 0 and its speed
+            # limit as mean speed (SUMO's value for an empty lane): one vehicle count per edge first
+            # spares the lane calls of every empty edge (most of a city's edges most of the time).
+            # Occupancy is read on every lane (a vehicle's tail may still cover an "empty" edge).
+            edge_of = [self._call("lane.getEdgeID", lane.getEdgeID, x) for x in self._lanes]
+            self._edges = tuple(dict.fromkeys(edge_of))
+            index = {e: k for k, e in enumerate(self._edges)}
+            self._lane_edge = np.array([index[e] for e in edge_of], dtype=np.int64)
+            self._lane_vmax = np.array(
+                [self._call("lane.getMaxSpeed", lane.getMaxSpeed, x) for x in self._lanes]
+            )
+            self._edge_count = getattr(native, "edge_getLastStepVehicleNumber", None) or (
+                self._api.edge.getLastStepVehicleNumber
+            )
             return
         tc = _tc()
         for lane_id in lane_ids:
@@ -425,8 +440,16 @@ class SumoConnection:
 
             def read() -> np.ndarray:
                 out = np.zeros((len(lanes), 5))
+                busy_edges = np.array([self._edge_count(e) > 0 for e in self._edges], dtype=bool)
+                busy = np.flatnonzero(busy_edges[self._lane_edge])
+                names = [lanes[i] for i in busy]
                 for j, get in self._lane_getters:
-                    out[:, j] = [get(lane) for lane in lanes]
+                    if j == _OCCUPANCY:
+                        out[:, j] = [get(lane) for lane in lanes]
+                        continue
+                    if j == _MEAN_SPEED:
+                        out[:, j] = self._lane_vmax
+                    out[busy, j] = [get(lane) for lane in names]
                 return out
 
             return self._call("lane getters", read)

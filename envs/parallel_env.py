@@ -154,6 +154,7 @@ class TrafficSignalEnv(ParallelEnv):
             self.specs, lane_pos, self.dims.max_lanes, self.dims.max_phases, self.dims.max_neighbours
         )
         self._agent_index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._live: set[str] = set()
         # The lane variables to read each decision: the info's metrics (count, halting, mean speed)
         # and what the observation and reward declare; all of them for one that declares nothing.
         reads = {"count", "halting", "mean_speed", *self.config.lane_vars}
@@ -253,6 +254,7 @@ class TrafficSignalEnv(ParallelEnv):
             )
         self._entry_loss = {}
         self.agents = list(self.possible_agents)
+        self._live = set(self.agents)  # for O(1) membership checks of the actions
         self._jam_since = None
         self._controller_list = [self._controllers[t] for t in self.possible_agents]
         self._batch = self._snapshot()
@@ -263,9 +265,9 @@ class TrafficSignalEnv(ParallelEnv):
         """Apply one action per live agent, run ``delta_time`` seconds, return the five dicts."""
         if not self.agents or self._conn is None:
             raise TSCError("step() called on a finished or unstarted episode; call reset() first.")
-        missing = [a for a in self.agents if a not in actions]
-        unknown = [a for a in actions if a not in self.agents]
-        if missing or unknown:
+        if len(actions) != len(self.agents) or not self._live.issuperset(actions):
+            missing = [a for a in self.agents if a not in actions]
+            unknown = [a for a in actions if a not in self._live]
             raise InvalidActionError(
                 f"actions must have one entry per live agent; missing {missing}, unknown {unknown}."
             )

@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 from leaks import no_sumo_leak
@@ -250,3 +251,27 @@ def test_controlled_junctions_are_the_same_over_traci_as_in_libsumo(core_scenari
         with SumoConnection(scenario, backend="libsumo") as a, SumoConnection(scenario, backend="traci") as b:
             ids = a.traffic_light_ids()
             assert ids and all(a.controlled_junctions(t) == b.controlled_junctions(t) for t in ids)
+
+
+def test_reading_only_busy_edges_gives_every_lane_value(core_scenario) -> None:
+    """libsumo lanes on edges without vehicles are not read (their values are known: 0, and the
+    speed limit as mean speed); the matrix equals reading every lane, step after step."""
+    with SumoConnection(core_scenario, backend="libsumo", seed=2) as conn:
+        lanes = [
+            lane
+            for t in conn.traffic_light_ids()
+            for group in conn.controlled_links(t)
+            for lane in group[0][:2]
+            if lane
+        ]
+        conn.subscribe_lanes(list(dict.fromkeys(lanes)))
+        busy_and_idle = set()
+        for t in range(30, 301, 30):
+            conn.simulation_step(float(t))
+            got = conn.lane_matrix()
+            full = np.zeros_like(got)
+            for j, get in conn._lane_getters:
+                full[:, j] = [get(lane) for lane in conn._lanes]
+            np.testing.assert_array_equal(got, full)
+            busy_and_idle |= {bool(x) for x in got[:, 0] > 0}
+        assert busy_and_idle == {True, False}  # both kinds of lanes were seen
