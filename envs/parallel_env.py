@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -18,34 +18,11 @@ from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation
 from envs.rewards import make_reward
 from envs.signals import PhaseSet, SignalController
 from envs.state import IntersectionSpec, IntersectionState
+from envs.zones import ApproachZones, TimeLossDetectors
 from scenarios.resolve import resolve
 from scenarios.scenario import Scenario
 
 _EPS = 1e-6
-
-
-class _Zone(NamedTuple):
-    """An incoming lane's approach zone: its row in the lane matrix, and where the zone starts (m)."""
-
-    row: int
-    start: float
-
-
-class _Entry(NamedTuple):
-    """Where a vehicle was first seen on a time-loss detector: the lane, and its time loss then (s)."""
-
-    lane: str
-    time_loss: float
-
-
-class _Detector(NamedTuple):
-    """An incoming lane's time-loss detector: its row in the lane matrix, where the detector starts,
-    the lane's length (m) and its speed limit (m/s)."""
-
-    row: int
-    start: float
-    length: float
-    max_speed: float
 
 
 class TrafficSignalEnv(ParallelEnv):
@@ -129,26 +106,12 @@ class TrafficSignalEnv(ParallelEnv):
             dict.fromkeys(lane for s in self.specs.values() for lane in s.in_lanes + s.out_lanes)
         )
         lane_pos = {lane: i for i, lane in enumerate(self._lane_ids)}
-        self._zones = (
-            {
-                lane: _Zone(lane_pos[lane], max(length - zone, 0.0))
-                for s in self.specs.values()
-                for lane, length in zip(s.in_lanes, s.in_length)
-            }
-            if zone
-            else {}
-        )
-        det = self._detector_range or 0.0
+        self._zones = ApproachZones(self.specs.values(), lane_pos, zone) if zone else None
         self._detectors = (
-            {
-                lane: _Detector(lane_pos[lane], max(length - det, 0.0), length, max(vmax, 0.1))
-                for s in self.specs.values()
-                for lane, length, vmax in zip(s.in_lanes, s.in_length, s.in_max_speed)
-            }
-            if det
-            else {}
+            TimeLossDetectors(self.specs.values(), lane_pos, self._detector_range, self.config.min_time_loss)
+            if self._detector_range
+            else None
         )
-        self._entry_loss: dict[str, _Entry] = {}  # vehicle -> where it entered a detector
         self._rng = np.random.default_rng()
         self._layout = BatchLayout.build(
             self.specs, lane_pos, self.dims.max_lanes, self.dims.max_phases, self.dims.max_neighbours
@@ -252,7 +215,8 @@ class TrafficSignalEnv(ParallelEnv):
             self._conn.subscribe_approaches(
                 self._junctions, reach + 50.0, time_loss=bool(self._detector_range)
             )
-        self._entry_loss = {}
+        if self._detectors is not None:
+            self._detectors.reset()
         self.agents = list(self.possible_agents)
         self._live = set(self.agents)  # for O(1) membership checks of the actions
         self._jam_since = None
@@ -391,45 +355,18 @@ class TrafficSignalEnv(ParallelEnv):
         return batch
 
     def _approach_counts(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per lane-matrix row: vehicles, and moving vehicles, inside the lane's approach zone."""
-        near, moving = np.zeros(n_lanes), np.zeros(n_lanes)
-        if not self._needs_approach:
-            return near, moving
+        """Per lane-matrix row: vehicles, and moving vehicles, in the approach zones (zeros when off)."""
+        if self._zones is None:
+            return np.zeros(n_lanes), np.zeros(n_lanes)
         assert self._conn is not None
-        zones = self._zones
-        for lane, pos, speed in self._conn.approach_vehicles():
-            zone = zones.get(lane)
-            if zone is not None and pos >= zone.start:
-                near[zone.row] += 1.0
-                if speed >= 0.1:  # SUMO's halting threshold
-                    moving[zone.row] += 1.0
-        return near, moving
+        return self._zones.count(self._conn.approach_vehicles(), n_lanes)
 
     def _detector_readings(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per lane-matrix row: vehicles within ``detector_range`` of the stop line, and the seconds
-        the farthest *delayed* one (more than ``min_time_loss`` of time loss since it entered that
-        range) needs at the speed limit to reach the stop line, 0 if none: what SUMO's
-        ``delay_based`` lane-area detectors measure and the prolongation they propose
-        (``MSDelayBasedTrafficLightLogic::proposeProlongation``). A vehicle's entry is the first
-        decision that sees it there, so up to ``delta_time`` of its time loss before is not counted."""
-        if not self._detector_range:
+        """Per lane-matrix row: the time-loss detectors' readings (empty when off; :mod:`envs.zones`)."""
+        if self._detectors is None:
             return np.zeros(0), np.zeros(0)
         assert self._conn is not None
-        detected, eta = np.zeros(n_lanes), np.zeros(n_lanes)
-        detectors, before, now = self._detectors, self._entry_loss, {}
-        threshold = self.config.min_time_loss
-        for vid, lane, pos, time_loss in self._conn.approach_time_losses():
-            det = detectors.get(lane)
-            if det is None or pos < det.start:
-                continue
-            seen = before.get(vid)
-            base = seen.time_loss if seen is not None and seen.lane == lane else time_loss
-            now[vid] = _Entry(lane, base)
-            detected[det.row] += 1.0
-            if time_loss - base > threshold:
-                eta[det.row] = max(eta[det.row], (det.length - pos) / det.max_speed)
-        self._entry_loss = now
-        return detected, eta
+        return self._detectors.read(self._conn.approach_time_losses(), n_lanes)
 
     def _observations(self) -> dict[str, np.ndarray]:
         own = self._actor_observations()  # (A, actor_obs_size), rows in possible_agents order
