@@ -337,8 +337,9 @@ class TrafficSignalEnv(ParallelEnv):
         near, moving = self._approach_counts(len(v))
         detected, eta = self._detector_readings(len(v))
         layout, ctrls = self._layout, self._controller_list
+        current = np.array([c.current for c in ctrls])  # before time_in_green/mask advance it, as ever
         if self._timing.max_red is not None:  # which greens have halting vehicles, for the guard
-            calls = layout.guard_calls(v[:, 1], np.array([c.current for c in ctrls]))
+            calls = layout.guard_calls(v[:, 1], current)
             for k, ctrl in enumerate(ctrls):
                 ctrl.observe_calls(now, calls[k, : layout.n_greens[k]])
         batch = BatchState.gather(
@@ -346,7 +347,7 @@ class TrafficSignalEnv(ParallelEnv):
             now,
             v,
             {"near": near, "moving": moving, "detected": detected, "eta": eta},
-            phase=np.array([c.current for c in ctrls]),
+            phase=current,
             time_in_green=np.array([c.time_in_green(now) for c in ctrls]),
             action_mask=np.stack([c.mask(now) for c in ctrls]),
         )
