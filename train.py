@@ -3,6 +3,8 @@
     python train.py                                      # configs/wuxi_core.yaml
     python train.py --config configs/wuxi_corridor.yaml ppo.learning_rate=3e-4 n_envs=1
     python train.py --resume runs/wuxi-core__mappo__0__20261129-070000
+    python train.py --config configs/generalist.yaml            # one policy across many networks
+    python train.py --config configs/wuxi_core.yaml init_from=runs/<generalist run>  # fine-tune it
 
 Reads top to bottom: config -> (resume?) -> validation hook (the evaluation harness on the
 validation seeds, which choose best_model.zip) -> agents.trainer.train -> the test table (the chosen
@@ -51,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = load_config(TrainConfig, args.config, args.overrides)
         config.resolve_scenario()  # an unknown scenario fails here, before any process starts
+        if config.init_from is not None:  # so does a missing model to fine-tune
+            from agents.controller import find_run_files
+
+            find_run_files(config.init_from)
         evaluator = None
         if not args.no_eval:
             from evaluation.training import make_training_evaluator

@@ -81,6 +81,42 @@ class WarmStartConfig(BaseModel):
     batch_size: int = Field(512, gt=0)
 
 
+class ScenarioEntry(BaseModel):
+    """One entry of a training run's scenario mix (``scenarios:``): each worker episode runs one
+    entry, drawn with probability proportional to ``weight``.
+
+    Attributes:
+        scenario: catalogue name, ``generated:<family>`` (:mod:`scenarios.generator`) or a path to a
+            ``.sumocfg``.
+        weight: relative probability of the entry.
+        variants: build seeds ``scenario_seed`` .. ``scenario_seed + variants - 1`` of the entry
+            (other random networks and demand files, for ``generated:`` and catalogue names); an
+            episode draws one of them uniformly.
+        horizon: shorten this entry's episodes (seconds); ``None`` keeps the run's ``horizon``.
+        teacher: the warm start's teacher on this entry; ``None`` keeps ``warm_start.teacher``
+            (a generalist need not inherit one heuristic's failures: teach each net with the
+            heuristic that does best there).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str
+    weight: float = Field(1.0, gt=0)
+    variants: int = Field(1, gt=0, le=500)
+    horizon: float | None = Field(None, gt=0)
+    teacher: Literal["max_pressure", "gap_out", "time_loss"] | None = None
+
+
+class ValidationScenario(BaseModel):
+    """A scenario of the validation (``eval.scenarios``): name, build seed and horizon."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str
+    seed: int = 0
+    horizon: float | None = Field(None, gt=0)
+
+
 class TrainingEvalConfig(BaseModel):
     """Evaluation during training (through the evaluation harness): periodic on the validation seeds,
     which choose ``best_model.zip``, and once at the end on the test seeds, which nothing chose."""
@@ -92,6 +128,10 @@ class TrainingEvalConfig(BaseModel):
     test_seeds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])  # [] skips the test table
     baselines: list[str] = Field(default_factory=lambda: ["fixed_time", "max_pressure"])
     workers: int = Field(2, gt=0)
+    # Validation (and test) scenarios; [] = the run's own ``scenario``. With several, the score that
+    # chooses best_model.zip is the mean over them of each controller's delay relative to the first
+    # baseline's (1.0 = as good as that baseline), so that no one congested net dominates.
+    scenarios: list[ValidationScenario] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _disjoint(self) -> TrainingEvalConfig:
@@ -108,7 +148,14 @@ class TrainConfig(BaseModel):
     """A training run.
 
     Attributes:
-        scenario: catalogue name or path of the scenario to train on.
+        scenario: catalogue name or path of the scenario to train on (with ``scenarios``: the run's
+            name, and the validation scenario unless ``eval.scenarios`` says otherwise).
+        scenarios: a mix of scenarios to train on (one policy for many networks: each worker
+            episode draws an entry); ``[]`` trains on ``scenario`` alone. Needs a policy whose
+            weights fit any junction (``ppo.policy: phase_competition``) when the nets differ in
+            shape.
+        init_from: a run folder (or a model ``.zip``) whose policy weights start this run
+            (fine-tuning a generalist on one net); its actor replaces the warm start's cloning.
         scenario_seed: seed of the scenario generator (network and demand file).
         horizon: shorten the episode (seconds); ``None`` keeps the scenario's.
         env: environment settings.
@@ -131,6 +178,8 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scenario: str = "wuxi-core"
+    scenarios: list[ScenarioEntry] = Field(default_factory=list)
+    init_from: str | None = None
     scenario_seed: int = 0
     horizon: float | None = Field(None, gt=0)
     env: EnvConfig = Field(default_factory=EnvConfig)
@@ -148,9 +197,10 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
+        teachers = {self.warm_start.teacher} | {e.teacher for e in self.scenarios if e.teacher}
         if (
             self.warm_start.steps
-            and self.warm_start.teacher == "gap_out"
+            and "gap_out" in teachers
             and self.env.observation not in ("approach", "movement")
         ):
             raise ValueError(
@@ -164,11 +214,7 @@ class TrainConfig(BaseModel):
                 "ppo.policy 'phase_competition' scores greens from movements: it needs env.observation "
                 "'movement', env.action_mode 'phase' and env.critic_obs false"
             )
-        if (
-            self.warm_start.steps
-            and self.warm_start.teacher == "time_loss"
-            and self.env.detector_range is None
-        ):
+        if self.warm_start.steps and "time_loss" in teachers and self.env.detector_range is None:
             raise ValueError(
                 "warm_start.teacher 'time_loss' reads the time-loss detectors: set "
                 "env.detector_range (e.g. 100; the policy's observation does not change)"

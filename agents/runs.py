@@ -77,7 +77,8 @@ def package_versions() -> dict[str, str]:
 def new_run_dir(root: str | Path, scenario: str, algo: str, seed: int) -> Path:
     """Create ``root/<scenario>__<algo>__<seed>__<time>`` (unique)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"{Path(scenario).stem if os.sep in scenario else scenario}__{algo}__{seed}__{stamp}"
+    label = (Path(scenario).stem if os.sep in scenario else scenario).replace(":", "-")
+    name = f"{label}__{algo}__{seed}__{stamp}"
     path = Path(root) / name
     k = 1
     while path.exists():

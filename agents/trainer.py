@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.callbacks import Evaluator, TrainingCallback
 from agents.config import TrainConfig
+from agents.mix import ScenarioMix, build_mix
 from agents.networks import load_model, policy_class, policy_kwargs
 from agents.progress import Progress
 from agents.runs import latest_checkpoint, new_run_dir, write_metadata
@@ -33,6 +34,7 @@ from core.errors import CheckpointError
 from core.files import atomic_write, atomic_write_text
 
 ALGO = "mappo"  # run folders and TensorBoard: PPO with parameter sharing (Yu et al. 2022)
+WARM_START_MODEL = "warm_start_model.zip"  # the policy right after the warm start (before PPO)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class RunStart:
 def _open_run(config: TrainConfig, resume: Path | None, command: list[str], run_dir: Path | None) -> RunStart:
     """A new run folder with its metadata, or the resumed one with its own config and checkpoint."""
     if resume is None:
-        run = run_dir or new_run_dir(config.run_root, config.scenario, ALGO, config.seed)
+        name = "mix" if config.scenarios else config.scenario
+        run = run_dir or new_run_dir(config.run_root, name, ALGO, config.seed)
         run.mkdir(parents=True, exist_ok=True)
         write_metadata(run, dump_config(config), command)
         return RunStart(run, config, None)
@@ -68,11 +71,13 @@ def _schedule(config: TrainConfig) -> Any:
     return lr
 
 
-def _make_env(config: TrainConfig, checkpoint: dict[str, Any] | None) -> tuple[MultiAgentVecEnv, Any]:
+def _make_env(
+    config: TrainConfig, mix: ScenarioMix, checkpoint: dict[str, Any] | None
+) -> tuple[MultiAgentVecEnv, Any]:
     """The vectorised env, and what PPO trains on (the same, or wrapped in reward normalisation)."""
     start_episodes = [w["episode"] for w in checkpoint["workers"]] if checkpoint else None
     venv = MultiAgentVecEnv(
-        config.resolve_scenario(),
+        mix,
         config.env,
         n_envs=config.n_envs,
         seed_base=training_seed_base(config.seed),
@@ -97,7 +102,7 @@ def _make_model(
 ) -> MaskablePPO:
     if checkpoint is not None:
         return load_model(checkpoint["model"], config, env=env)
-    return MaskablePPO(
+    model = MaskablePPO(
         policy_class(config),
         env,
         learning_rate=_schedule(config),
@@ -108,13 +113,41 @@ def _make_model(
         device="cpu",
         verbose=0,
     )
+    if config.init_from is not None:
+        init_weights(model, config)
+    return model
+
+
+def init_weights(model: MaskablePPO, config: TrainConfig) -> Path:
+    """Copy the policy weights of ``config.init_from`` (a run folder: its ``best_model.zip``, else
+    ``final_model.zip``; or a model ``.zip`` in one) into ``model``; returns the file read.
+
+    Raises:
+        CheckpointError: no such model, or its weights do not fit this run's policy (another
+            policy class or width; an MLP also needs the same observation padding).
+    """
+    from agents.controller import find_run_files
+
+    path, run_dir = find_run_files(config.init_from)  # type: ignore[arg-type]
+    source = load_config(TrainConfig, run_dir / "config.yaml")
+    try:
+        weights = load_model(path, source).policy.state_dict()
+        model.policy.load_state_dict(weights)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"init_from={config.init_from}: its policy does not fit this run's "
+            f"(ppo.policy {source.ppo.policy!r} -> {config.ppo.policy!r}, net_arch "
+            f"{source.ppo.net_arch} -> {config.ppo.net_arch}; an mlp policy also needs the same "
+            f"observation and padding): {str(exc).splitlines()[0]}"
+        ) from None
+    return path
 
 
 def _hparams(config: TrainConfig) -> dict[str, Any]:
     """What the HPARAMS tab of TensorBoard lists."""
     p, e = config.ppo, config.env
     return {
-        "scenario": config.scenario,
+        "scenario": "mix" if config.scenarios else config.scenario,
         "n_envs": config.n_envs,
         "reward": e.reward,
         "observation": e.observation,
@@ -156,14 +189,21 @@ def train(
         run_dir: write into this (new) folder instead of ``run_root/<name>``.
     """
     started = time.time()
-    start = _open_run(config, resume, command or sys.argv, run_dir)
-    run, config, checkpoint = start.run, start.config, start.checkpoint
+    start = _open_run(config, resume, command or sys.argv, run_dir) if resume is not None else None
+    config = start.config if start is not None else config  # on resume: the run's own config
     deadline = started + 60 * config.max_minutes if config.max_minutes else None
     shown = Progress(progress, config.total_timesteps, deadline, started)
+    mix = build_mix(config, shown.stage)  # a bad entry fails here, before any new run folder exists
+    if start is None:
+        if mix.padding:  # the run's config records the padding its policy was trained with
+            config = config.model_copy(update={"env": mix.env_config(config.env)})
+        start = _open_run(config, None, command or sys.argv, run_dir)
+    run, config, checkpoint = start.run, start.config, start.checkpoint
     set_random_seed(config.seed)
     th.set_num_threads(1)  # the simulations own the cores; a small MLP gains nothing from threads
-    shown.stage(f"run folder {run}; starting {config.n_envs} SUMO simulation(s) of {config.scenario}")
-    venv, env = _make_env(config, checkpoint)
+    what = config.scenario if len(mix.members) == 1 else f"a mix of {len(mix.members)} nets"
+    shown.stage(f"run folder {run}; starting {config.n_envs} SUMO simulation(s) of {what}")
+    venv, env = _make_env(config, mix, checkpoint)
     try:
         model = _make_model(config, env, venv, run, checkpoint)
         warm = checkpoint is None and config.warm_start.steps > 0
@@ -175,8 +215,12 @@ def train(
                 config.seed,
                 env if isinstance(env, VecNormalize) else None,
                 progress=shown,
+                clone_actor=config.init_from is None,
             )
             atomic_write_text(run / "warm_start.json", json.dumps(stats))
+            # The teacher's clone, kept: the test table shows it next to the final policy (the
+            # learned gain over the teacher is the gain PPO made).
+            atomic_write(run / WARM_START_MODEL, lambda path: model.save(path))
         callback = TrainingCallback(
             run,
             config.checkpoint_every,
@@ -185,7 +229,7 @@ def train(
             deadline,
             _hparams(config),
             shown,
-            eval_at_start=warm,
+            eval_at_start=warm or (checkpoint is None and config.init_from is not None),
         )
         remaining = max(config.total_timesteps - model.num_timesteps, 0)
         if remaining == 0:

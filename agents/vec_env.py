@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from agents.mix import ScenarioMix
 from core.errors import SimulationError, TSCError
 from envs import TrafficSignalEnv
 from envs.config import EnvConfig
@@ -40,9 +41,17 @@ def training_seed_base(run_seed: int) -> int:
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a worker needs to build its environment (picklable)."""
+    """What a worker needs to build its environments (picklable).
 
-    scenario: Scenario
+    Attributes:
+        mix: the scenario(s) its episodes draw from (:mod:`agents.mix`).
+        env_config: environment settings (with the mix's padding).
+        index: the worker's index.
+        seed_base: first episode seed of the run.
+        n_workers: workers in the run.
+    """
+
+    mix: ScenarioMix
     env_config: EnvConfig
     index: int
     seed_base: int
@@ -155,26 +164,66 @@ def _discounted(rewards: np.ndarray, cuts: list[bool], gamma: float) -> tuple[np
 
 
 class _Sim:
-    """One simulation and its agent bookkeeping; runs inside a worker (or in-process)."""
+    """One simulation and its agent bookkeeping; runs inside a worker (or in-process).
+
+    With a scenario mix the simulation changes net between episodes; its entries are the mix's
+    ``slots`` (the real agents first, then inert entries: zero observation and reward, only
+    action 0 allowed), so the vectorised env keeps one shape.
+    """
 
     def __init__(self, spec: WorkerSpec, episode: int = 0, faults: int = 0) -> None:
         self.spec = spec
-        self.env = TrafficSignalEnv(spec.scenario, spec.env_config)
-        self.agents = list(self.env.possible_agents)
         self.episode = episode
         self.faults = faults
-        self.masks = np.ones((len(self.agents), self.env.dims.n_actions), dtype=bool)
+        self._envs: dict[int, TrafficSignalEnv] = {}  # built per member (closed between episodes)
+        self.member = -1
+        self.env = self._switch(spec.mix.pick(spec.seed_base, spec.index, episode))
+        self.slots = spec.mix.slots or len(self.agents)
+        self.masks = np.ones((self.slots, self.env.dims.n_actions), dtype=bool)
+
+    def _switch(self, member: int) -> TrafficSignalEnv:
+        """Make ``member``'s env the current one (the previous one's SUMO is stopped)."""
+        if member != self.member:
+            if self.member >= 0:
+                self.env.close()
+            if member not in self._envs:
+                self._envs[member] = TrafficSignalEnv(
+                    self.spec.mix.members[member].scenario, self.spec.env_config
+                )
+            self.member, self.env = member, self._envs[member]
+            self.agents = list(self.env.possible_agents)
+            if self.spec.mix.slots is not None and len(self.agents) > self.spec.mix.slots:
+                raise SimulationError(
+                    f"{self.env.scenario.name}: {len(self.agents)} signals, more than the mix's "
+                    f"{self.spec.mix.slots} slots (the net changed since the mix was probed?)."
+                )
+        return self.env
+
+    def _start_episode(self) -> tuple[dict, dict]:
+        """Reset into this episode's member (drawn from the mix) with this episode's seed."""
+        self._switch(self.spec.mix.pick(self.spec.seed_base, self.spec.index, self.episode))
+        return self.env.reset(seed=self.spec.seed(self.episode))
 
     @property
     def shape(self) -> SimShape:
-        return SimShape(len(self.agents), self.env.obs_size, self.env.dims.n_actions, self.env.actor_obs_size)
+        return SimShape(self.slots, self.env.obs_size, self.env.dims.n_actions, self.env.actor_obs_size)
+
+    def _pad(self, rows: np.ndarray, fill: Any = 0) -> np.ndarray:
+        """``rows`` (one per real agent) with the inert entries after them."""
+        if len(rows) == self.slots:
+            return rows
+        out = np.full((self.slots, *rows.shape[1:]), fill, dtype=rows.dtype)
+        out[: len(rows)] = rows
+        return out
 
     def _pack(self, obs: dict, infos: dict) -> np.ndarray:
-        self.masks = np.stack([infos[a]["action_mask"] for a in self.agents])
-        return np.stack([obs[a] for a in self.agents])
+        masks = self._pad(np.stack([infos[a]["action_mask"] for a in self.agents]), False)
+        masks[len(self.agents) :, 0] = True  # inert entries: action 0, the only one allowed
+        self.masks = masks
+        return self._pad(np.stack([obs[a] for a in self.agents]))
 
     def reset(self) -> SimReset:
-        obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
+        obs, infos = self._start_episode()
         return SimReset(self._pack(obs, infos), self.masks, infos[self.agents[0]])
 
     def step(self, actions: np.ndarray) -> SimStep:
@@ -185,13 +234,17 @@ class _Sim:
         except SimulationError as exc:  # restart rather than kill the run
             return self.restart(str(exc))
         stacked = self._pack(obs, infos)
-        rewards = np.array([rew[a] for a in self.agents], dtype=np.float32)
+        rewards = self._pad(np.array([rew[a] for a in self.agents], dtype=np.float32))
         net = dict(infos[self.agents[0]])
         net.pop("action_mask", None)
         net["overridden_actions"] = sum(bool(infos[a]["action_overridden"]) for a in self.agents)
         if not trunc[self.agents[0]]:
             return SimStep(stacked, rewards, False, self.masks, net)
-        episode_stats = dict(net, **{f"trip_{k}": v for k, v in self.env.last_trip_stats.items()})
+        episode_stats = dict(
+            net,
+            scenario=self.env.scenario.name,
+            **{f"trip_{k}": v for k, v in self.env.last_trip_stats.items()},
+        )
         self.episode += 1
         fresh = self.reset()
         return SimStep(fresh.obs, rewards, True, fresh.masks, net, stacked, episode_stats)
@@ -205,28 +258,46 @@ class _Sim:
         fresh = self.reset()
         net = dict(fresh.info, fault=reason, episode_done=True)
         # No last observation exists: bootstrap from a fresh start.
-        return SimStep(fresh.obs, np.zeros(len(self.agents)), True, fresh.masks, net, fresh.obs)
+        return SimStep(fresh.obs, np.zeros(self.slots), True, fresh.masks, net, fresh.obs)
 
     def teacher_rollout(self, job: TeacherJob) -> TeacherBatch:
-        """Run ``job.n_steps`` decisions under the heuristic ``job.teacher``; the next ``reset``
-        starts a fresh episode."""
+        """Run ``job.n_steps`` decisions under the heuristic teacher (``job.teacher``, or the mix
+        member's own); the next ``reset`` starts a fresh episode. Only real agents' decisions are
+        returned (no inert entries)."""
+        parts: list[TeacherBatch] = []
+        left = job.n_steps
+        while left > 0:
+            teacher = self.spec.mix.members[self._peek()].teacher or job.teacher
+            obs, infos = self._start_episode()
+            steps = min(left, self._episode_decisions())
+            parts.append(self._teach(obs, infos, steps, teacher, job.gamma))
+            left -= max(1, len(parts[-1].actions) // len(self.agents))  # fewer if it jammed
+            self.episode += 1
+        return TeacherBatch.concatenate(parts)
+
+    def _peek(self) -> int:
+        return self.spec.mix.pick(self.spec.seed_base, self.spec.index, self.episode)
+
+    def _episode_decisions(self) -> int:
+        """Decisions in one episode of the current env (its horizon over the decision interval)."""
+        return max(1, int(np.ceil(self.env.scenario.horizon / self.env.config.delta_time)))
+
+    def _teach(self, obs: dict, infos: dict, n_steps: int, teacher: str, gamma: float) -> TeacherBatch:
+        """``n_steps`` decisions of the episode just started, under ``teacher``."""
         from envs.heuristics import heuristic_actions
 
-        obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
         xs, ms, ys, rs, cuts = [], [], [], [], []
-        for _ in range(job.n_steps):
+        for _ in range(n_steps):
             if not self.env.agents:
-                self.episode += 1
-                obs, infos = self.env.reset(seed=self.spec.seed(self.episode))
-            actions = heuristic_actions(self.env, infos, job.teacher)
+                break
+            actions = heuristic_actions(self.env, infos, teacher)
             xs.append(np.stack([obs[a] for a in self.agents]))
             ms.append(np.stack([infos[a]["action_mask"] for a in self.agents]))
             ys.append(np.array([actions[a] for a in self.agents]))
             obs, rew, _, trunc, infos = self.env.step(actions)
             rs.append(np.array([rew[a] for a in self.agents], dtype=float))
             cuts.append(bool(trunc[self.agents[0]]))
-        self.episode += 1
-        returns, valid, running = _discounted(np.stack(rs), cuts, job.gamma)
+        returns, valid, running = _discounted(np.stack(rs), cuts, gamma)
         return TeacherBatch(
             np.concatenate(xs),
             np.concatenate(ms),
@@ -265,6 +336,8 @@ class _Sim:
 
     def close(self) -> None:
         self.env.close()
+        for env in self._envs.values():
+            env.close()
 
 
 def _worker(remote: Any, spec: WorkerSpec, episode: int) -> None:
@@ -294,7 +367,8 @@ class MultiAgentVecEnv(VecEnv):
     """Flattens ``n_envs`` simulations x agents into one SB3 ``VecEnv``.
 
     Args:
-        scenario: the scenario every worker runs.
+        scenario: the scenario every worker runs, or a scenario mix (:func:`agents.mix.build_mix`)
+            whose members they draw per episode (``env_config`` then gets the mix's padding).
         env_config: environment settings.
         n_envs: number of simulations (worker processes).
         seed_base: first training episode seed; worker ``i``'s ``k``-th episode uses
@@ -313,7 +387,7 @@ class MultiAgentVecEnv(VecEnv):
 
     def __init__(
         self,
-        scenario: Scenario,
+        scenario: Scenario | ScenarioMix,
         env_config: EnvConfig,
         n_envs: int = 1,
         *,
@@ -326,7 +400,9 @@ class MultiAgentVecEnv(VecEnv):
         if n_envs < 1:
             raise TSCError(f"n_envs={n_envs} must be >= 1.")
         starts = list(start_episodes or [0] * n_envs)
-        specs = [WorkerSpec(scenario, env_config, i, seed_base, n_envs) for i in range(n_envs)]
+        mix = scenario if isinstance(scenario, ScenarioMix) else ScenarioMix.single(scenario)
+        env_config = mix.env_config(env_config)
+        specs = [WorkerSpec(mix, env_config, i, seed_base, n_envs) for i in range(n_envs)]
         self._local: _Sim | None = None
         self._remotes: list[Any] = []
         self._procs: list[mp.Process] = []

@@ -31,14 +31,17 @@ def behaviour_clone(
     seed: int = 0,
     normalizer: Any = None,
     progress: Progress | None = None,
+    clone_actor: bool = True,
 ) -> dict[str, float]:
     """Fit ``model``'s actor to the teacher's decisions, then (``cfg.critic_epochs`` > 0) its critic
     to the teacher's discounted returns, so PPO's first advantages are not the noise of a random
     critic (which otherwise pulls the cloned policy away from the teacher before the critic has
     learnt anything). ``normalizer`` is the ``VecNormalize`` wrapper, if rewards are normalised:
     its return statistics are seeded from the teacher's rewards and the value targets are scaled
-    the same way PPO's rewards will be. ``progress`` gets a line per stage. Returns losses, accuracy
-    and the critic's explained variance.
+    the same way PPO's rewards will be. ``progress`` gets a line per stage. ``clone_actor=False``
+    (fine-tuning a policy loaded with ``init_from``) keeps the actor and fits only the critic, to
+    this net's returns and reward scale. Returns losses, accuracy and the critic's explained
+    variance.
     """
     say = progress.stage if progress is not None else (lambda text: None)
     say(
@@ -58,8 +61,14 @@ def behaviour_clone(
         return -policy.get_distribution(x[idx], action_masks=masks[idx.numpy()]).log_prob(y[idx]).mean()
 
     policy.set_training_mode(True)
-    say(f"warm start 2/3: cloning the teacher into the actor ({cfg.epochs} epochs over {len(y):,} decisions)")
-    stats = {"loss": _fit(actor, actor_loss, len(y), cfg.epochs, cfg, rng), "samples": float(len(y))}
+    stats = {"samples": float(len(y))}
+    if clone_actor:
+        say(
+            f"warm start 2/3: cloning the teacher into the actor ({cfg.epochs} epochs over {len(y):,} decisions)"
+        )
+        stats["loss"] = _fit(actor, actor_loss, len(y), cfg.epochs, cfg, rng)
+    else:
+        say("warm start 2/3: the actor is kept as loaded (init_from); the teacher's returns fit the critic")
     if cfg.critic_epochs > 0 and valid.any():
         say(f"warm start 3/3: fitting the critic to the teacher's returns ({cfg.critic_epochs} epochs)")
         scale = 1.0

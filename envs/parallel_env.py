@@ -238,9 +238,10 @@ class TrafficSignalEnv(ParallelEnv):
         now = self._now  # simulation time of the last snapshot; nothing has run since
         applied: dict[str, int] = {}
         overridden = set()
+        masks, index = self._batch.action_mask, self._agent_index  # the snapshot's masks, at ``now``
         for agent in self.agents:
             commands, a = self._controllers[agent].apply(
-                actions[agent], now, strict=self.config.strict_actions
+                actions[agent], now, strict=self.config.strict_actions, allowed=masks[index[agent]]
             )
             self._apply(agent, commands)
             applied[agent] = a

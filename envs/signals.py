@@ -311,8 +311,11 @@ class SignalController:
             m[int(np.argmax(t.green_durations))] = True
         return m
 
-    def apply(self, action: int, now: float, *, strict: bool = False) -> tuple[list[Command], int]:
-        """Apply ``action`` at decision time ``now``.
+    def apply(
+        self, action: int, now: float, *, strict: bool = False, allowed: np.ndarray | None = None
+    ) -> tuple[list[Command], int]:
+        """Apply ``action`` at decision time ``now``; ``allowed`` is :meth:`mask` at ``now`` when
+        the caller already holds it (the env's snapshot does: nothing changes in between).
 
         An action inside the action space but masked out now is replaced by the closest allowed one
         (phase mode: keep the green during min-green, the next green in cycle order after
@@ -324,7 +327,8 @@ class SignalController:
         Raises:
             InvalidActionError: the action is outside the action space, or masked out and ``strict``.
         """
-        allowed = self.mask(now)
+        if allowed is None:
+            allowed = self.mask(now)
         try:
             a = int(action)
         except (TypeError, ValueError):

@@ -17,6 +17,7 @@ from typing import Any
 from agents.callbacks import Evaluator
 from agents.config import TrainConfig
 from agents.controller import find_run_files
+from agents.trainer import WARM_START_MODEL
 from evaluation.config import EvalConfig, make_eval_config
 
 
@@ -28,15 +29,22 @@ def _run_dir(model_path: Path) -> Path:
 
 
 def training_eval_config(
-    config: TrainConfig, model_path: Path, *, seeds: list[int] | None = None, folder: str = "eval"
+    config: TrainConfig,
+    model_path: Path,
+    *,
+    seeds: list[int] | None = None,
+    folder: str = "eval",
+    clone: Path | None = None,
 ) -> EvalConfig:
     """The evaluation of ``model_path`` (label ``policy``) and the baselines a training config asks
-    for, on ``seeds`` (default: the validation seeds), into ``<run>/<folder>``."""
+    for, on ``seeds`` (default: the validation seeds), into ``<run>/<folder>``; with ``clone``, the
+    warm start's clone of the teacher too (label ``clone``)."""
     baselines = list(config.eval.baselines)
+    extra = [{"spec": f"ppo:{clone}", "label": "clone"}] if clone is not None else []
     return make_eval_config(
         {
-            "scenarios": [{"name": config.scenario, "seed": config.scenario_seed, "horizon": config.horizon}],
-            "controllers": [*baselines, {"spec": f"ppo:{model_path}", "label": "policy"}],
+            "scenarios": validation_scenarios(config),
+            "controllers": [*baselines, *extra, {"spec": f"ppo:{model_path}", "label": "policy"}],
             "seeds": list(config.eval.seeds if seeds is None else seeds),
             "reference": baselines[0] if baselines else "policy",
             "workers": config.eval.workers,
@@ -46,6 +54,27 @@ def training_eval_config(
             # policy always runs with its own run's env settings, gap_out with its own.
         }
     )
+
+
+def validation_scenarios(config: TrainConfig) -> list[dict[str, Any]]:
+    """The scenarios of the validation and test tables: ``eval.scenarios``, else the run's own."""
+    if config.eval.scenarios:
+        return [{"name": v.scenario, "seed": v.seed, "horizon": v.horizon} for v in config.eval.scenarios]
+    return [{"name": config.scenario, "seed": config.scenario_seed, "horizon": config.horizon}]
+
+
+def combined_scores(per_scenario: dict[str, dict[str, float]], reference: str | None) -> dict[str, float]:
+    """One score per controller over the validation scenarios: the delay itself for one scenario;
+    for several, the mean over them of the delay relative to ``reference``'s on the same scenario
+    (1.0 = as good as the reference; no one congested net dominates the choice of the model)."""
+    tables = list(per_scenario.values())
+    if len(tables) == 1:
+        return tables[0]
+    labels = [k for k in tables[0] if all(k in t for t in tables)]
+    ref = reference if reference is not None and reference in labels else None
+    if ref is None:
+        return {k: sum(t[k] for t in tables) / len(tables) for k in labels}
+    return {k: sum(t[k] / max(t[ref], 1e-9) for t in tables) / len(tables) for k in labels}
 
 
 def make_training_evaluator(config: TrainConfig, *, progress: bool = False) -> Evaluator:
@@ -61,7 +90,7 @@ def make_training_evaluator(config: TrainConfig, *, progress: bool = False) -> E
     def evaluate(model_path: Path, step: int) -> dict[str, float]:
         eval_config = training_eval_config(config, Path(model_path).resolve())
         run(eval_config, progress=progress, plots=False, desc="validation episodes")
-        return scores(eval_config)[eval_config.scenarios[0].label]
+        return combined_scores(scores(eval_config), eval_config.reference)
 
     return evaluate
 
@@ -81,8 +110,13 @@ def test_run(run_dir: Path, *, progress: bool = False, plots: bool = True) -> Pa
     if not config.eval.test_seeds:
         return None
     model, _ = find_run_files(run_dir)
+    clone = Path(run_dir) / WARM_START_MODEL
     eval_config = training_eval_config(
-        config, model.resolve(), seeds=list(config.eval.test_seeds), folder="test"
+        config,
+        model.resolve(),
+        seeds=list(config.eval.test_seeds),
+        folder="test",
+        clone=clone.resolve() if clone.is_file() else None,
     )
     return run(eval_config, progress=progress, plots=plots, desc="test episodes")
 

@@ -28,6 +28,7 @@ from sb3_contrib import MaskablePPO  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
 import evaluation.harness as harness  # noqa: E402
+from agents.mix import ScenarioMix  # noqa: E402
 from agents.vec_env import MultiAgentVecEnv, WorkerSpec, _Sim  # noqa: E402
 from core.errors import ClusterError, ConfigError  # noqa: E402
 from core.ray_cluster import LOCAL_NODE_IP, RaySession  # noqa: E402
@@ -174,7 +175,7 @@ def test_killed_actor_during_training_is_replaced_and_counted(
         assert state[0] == {"episode": 1, "faults": 1}  # the killed episode ended, counted
         assert state[1] == {"episode": 0, "faults": 0}
         # The replacement continued simulation 0's seed stream: its episode 1, as a process worker would.
-        reference = _Sim(WorkerSpec(single_scenario, env_config, 0, 500, 2), episode=1)
+        reference = _Sim(WorkerSpec(ScenarioMix.single(single_scenario), env_config, 0, 500, 2), episode=1)
         try:
             first = reference.reset().obs
         finally:
