@@ -56,7 +56,9 @@ LEFT_MODES = ("permitted", "protected", "split", "eight")
 # Peak arrivals per entering lane (veh/h), light to saturated. Measured with plain sumo (static
 # plans, 1800 s + 600 s drain): grid 444 -> mean time loss 195 s, no teleports; spider 395 -> 92
 # vehicles waiting to enter; irregular 385 -> 137 teleports and 1875 still driving (gridlock: trips
-# there cross more signals from entries inside the net), hence its lower range.
+# there cross more signals from entries inside the net), hence its lower range; at 228 the same
+# 25-signal net still had 103 teleports and 810 driving (its short links spill back), while
+# irregular seed 14 at 198 ran clear. Gridlock is possible at the top of every range.
 PEAK_PER_LANE = {"grid": (100.0, 500.0), "spider": (100.0, 450.0), "irregular": (80.0, 280.0)}
 FAMILY_SUMMARIES = {
     "grid": "2x2-5x5 grids, 150-600 m blocks, 1-3 lanes, lefts permitted/protected/split/8-phase",
