@@ -9,6 +9,7 @@ Public API::
     describe(name_or_path) -> str
 
 Catalogue scenarios are generated with SUMO's own tools from the facts in WUXI.md and cached;
+random networks ``generated:<family>`` (a variant per seed, :mod:`scenarios.generator`) likewise;
 external scenarios (a ``.sumocfg`` or a ``.net.xml`` plus routes) are validated before use. Nothing
 runs at import time, and this package never imports ``libsumo``/``traci``.
 """

@@ -1,5 +1,5 @@
 """Command line: ``python -m scenarios list | build NAME | info NAME_OR_PATH | calibrate NAME |
-import-osm FILE``.
+import-osm FILE``; ``build`` also takes ``generated:<family>`` (``--seed`` picks the variant).
 
 Errors the user can fix print one line (``error: ...``) and exit with status 2, never a traceback.
 """
@@ -18,17 +18,23 @@ from core.errors import TSCError
 
 def _list(_: argparse.Namespace) -> None:
     from scenarios.catalogue import CATALOGUE
+    from scenarios.generator import DEFAULT_HORIZON, FAMILY_SUMMARIES, MAX_SIGNALS
 
-    print(f"{'name':<15} {'signals':>7} {'horizon':>8}  summary")
+    print(f"{'name':<20} {'signals':>7} {'horizon':>8}  summary")
     for e in CATALOGUE.values():
-        print(f"{e.name:<15} {e.n_signals:>7} {e.horizon:>7.0f}s  {e.summary}")
+        print(f"{e.name:<20} {e.n_signals:>7} {e.horizon:>7.0f}s  {e.summary}")
+    print("\nRandom networks (the seed picks the variant: python -m scenarios build NAME --seed K):")
+    for family, summary in FAMILY_SUMMARIES.items():
+        print(f"{'generated:' + family:<20} {'2-' + str(MAX_SIGNALS):>7} {DEFAULT_HORIZON:>7.0f}s  {summary}")
 
 
 def _build(args: argparse.Namespace) -> None:
     from scenarios import build
+    from scenarios.generator import build as build_generated
+    from scenarios.generator import is_generated
 
     t0 = time.perf_counter()
-    sc = build(
+    sc = (build_generated if is_generated(args.name) else build)(
         args.name, args.seed, cache_dir=args.cache_dir, horizon=args.horizon, demand_scale=args.demand_scale
     )
     print(f"{sc.name} (seed {args.seed}) built in {time.perf_counter() - t0:.1f} s")
@@ -89,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scenarios", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the catalogue").set_defaults(func=_list)
-    b = sub.add_parser("build", help="build (or fetch from the cache) a catalogue scenario")
+    b = sub.add_parser("build", help="build (or fetch from the cache) a catalogue or generated scenario")
     b.add_argument("name")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--horizon", type=float, default=None, help="episode length in seconds")

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import ScenarioError
@@ -93,15 +94,33 @@ def build(
         raise ScenarioError(f"build({name!r}): horizon must be > 0 seconds, got {horizon}.")
     if demand_scale <= 0:
         raise ScenarioError(f"build({name!r}): demand_scale must be > 0, got {demand_scale}.")
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = _cache_key(spec, int(seed), horizon, float(demand_scale))
-    final = root / f"{name}-seed{int(seed)}-{key}"
+    return cached_build(
+        cache_dir,
+        f"{name}-seed{int(seed)}-{key}",
+        spec.name,
+        lambda folder: build_files(spec, folder, int(seed), horizon, float(demand_scale)),
+    )
+
+
+def cached_build(
+    cache_dir: Path | None, entry_name: str, name: str, make: Callable[[Path], object]
+) -> Scenario:
+    """The cache entry ``entry_name`` (a folder of ``cache_dir``) as a scenario called ``name``;
+    built first by ``make(folder)`` (which writes the files and :func:`write_manifest`) if missing.
+
+    ``make`` runs in a fresh temporary folder that is renamed into place in one step, so two
+    processes building the same entry at once both succeed (the second keeps the first's folder)
+    and a killed build leaves no entry. A hit reads one small JSON file and the card.
+    """
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    final = root / entry_name
     if (final / _MANIFEST).is_file():
-        return _read_manifest(final, spec.name)
+        return _read_manifest(final, name)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry_name}-", dir=root))
     try:
-        build_files(spec, tmp, int(seed), horizon, float(demand_scale))
+        make(tmp)
         try:
             os.replace(tmp, final)
         except OSError:  # another process finished the same entry first: use theirs
@@ -109,7 +128,7 @@ def build(
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return _read_manifest(final, spec.name)
+    return _read_manifest(final, name)
 
 
 def build_files(
@@ -134,22 +153,37 @@ def build_files(
         expected = write_flows(demand, routes, rates, slices, demand_scale)
         card = render_card(spec, net, rates, slices, demand_scale, expected, horizon, seed)
     (folder / "card.md").write_text(card, encoding="utf-8")
+    write_manifest(folder, spec.name, net_path, demand, horizon, spec.sumo_args, seed, demand_scale)
+    return _read_manifest(folder, spec.name)
+
+
+def write_manifest(
+    folder: Path,
+    name: str,
+    net_path: Path,
+    demand: Path,
+    horizon: float,
+    sumo_args: Sequence[str],
+    seed: int,
+    demand_scale: float,
+    generator_version: int = GENERATOR_VERSION,
+) -> None:
+    """Write the ``scenario.json`` of a built entry (file names relative to ``folder``)."""
     manifest = {
-        "name": spec.name,
+        "name": name,
         "net_file": net_path.name,
         "route_files": [demand.name],
         "additional_files": [],
         "begin": 0.0,
         "end": horizon,
         "step_length": 1.0,
-        "sumo_args": list(spec.sumo_args),
+        "sumo_args": list(sumo_args),
         "seed": seed,
         "demand_scale": demand_scale,
         "sumo_version": sumo_install.version(),
-        "generator_version": GENERATOR_VERSION,
+        "generator_version": generator_version,
     }
     (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return _read_manifest(folder, spec.name)
 
 
 def _slices(spec: Entry, horizon: float) -> list[Slice]:

@@ -24,6 +24,7 @@ class SignalInfo:
         incoming_lanes: distinct lanes the signal controls.
         cycle: sum of phase durations (s).
         tls_type: programme type (``static``, ``actuated``, ...).
+        n_links: signal links (the movements of a ``movement`` observation).
     """
 
     tls_id: str
@@ -32,6 +33,7 @@ class SignalInfo:
     incoming_lanes: int
     cycle: float
     tls_type: str
+    n_links: int = 0
 
 
 @dataclass
@@ -103,6 +105,7 @@ def read_net(path: Path) -> NetInfo:
         if edge.get("to") in signalised:
             info.into_signal.add(eid)
     tls_lanes: dict[str, set[str]] = {}
+    tls_links: dict[str, set[str]] = {}
     for con in root.iter("connection"):
         src, dst = con.get("from", ""), con.get("to", "")
         if src.startswith(":") or src not in info.edges:
@@ -110,6 +113,7 @@ def read_net(path: Path) -> NetInfo:
         info.turns.setdefault(src, {})[dst] = con.get("dir", "s")
         if con.get("tl"):
             tls_lanes.setdefault(con.get("tl", ""), set()).add(f"{src}_{con.get('fromLane')}")
+            tls_links.setdefault(con.get("tl", ""), set()).add(con.get("linkIndex", ""))
     for logic in root.iter("tlLogic"):
         tls_id = logic.get("id", "")
         if any(s.tls_id == tls_id for s in info.signals):
@@ -130,6 +134,7 @@ def read_net(path: Path) -> NetInfo:
                 len(tls_lanes.get(tls_id, ())),
                 sum(d for d, _ in states),
                 logic.get("type", "static"),
+                len(tls_links.get(tls_id, ())),
             )
         )
     info.sources.sort()

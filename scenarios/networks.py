@@ -16,6 +16,7 @@ oncoming traffic on those approaches). Turnarounds are never built (``--no-turna
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -152,8 +153,14 @@ class GridSpec:
     pocket: float = 100.0
 
 
-def grid_net(folder: Path, spec: GridSpec, plan: SignalPlan) -> Path:
-    """Generate a supergrid with netgenerate; return the ``.net.xml``."""
+def grid_net(
+    folder: Path, spec: GridSpec, plan: SignalPlan, *, turn_lanes: int = 1, extra: Sequence[str] = ()
+) -> Path:
+    """Generate a supergrid with netgenerate; return the ``.net.xml``.
+
+    ``turn_lanes`` left-turn pockets per approach (0: lefts share a lane and yield); ``extra``
+    netgenerate options (e.g. ``--tls.layout incoming``) are added.
+    """
     net = folder / "net.net.xml"
     run_binary(
         "netgenerate",
@@ -167,8 +174,9 @@ def grid_net(folder: Path, spec: GridSpec, plan: SignalPlan) -> Path:
             spec.block,
             "--grid.attach-length",
             spec.attach,
-            *_common_generate(spec.lanes, spec.speed_kmh, spec.pocket),
+            *generate_options(spec.lanes, spec.speed_kmh, spec.pocket, turn_lanes),
             *plan.options(),
+            *extra,
             "-o",
             net,
         ],
@@ -202,8 +210,13 @@ class SpiderSpec:
     pocket: float = 100.0
 
 
-def spider_net(folder: Path, spec: SpiderSpec, plan: SignalPlan) -> Path:
-    """Generate a ring-plus-radial net with netgenerate; return the ``.net.xml``."""
+def spider_net(
+    folder: Path, spec: SpiderSpec, plan: SignalPlan, *, turn_lanes: int = 1, extra: Sequence[str] = ()
+) -> Path:
+    """Generate a ring-plus-radial net with netgenerate; return the ``.net.xml``.
+
+    ``turn_lanes`` and ``extra`` as in :func:`grid_net`.
+    """
     net = folder / "net.net.xml"
     args: list[str | float | int | Path] = [
         "--spider",
@@ -220,13 +233,22 @@ def spider_net(folder: Path, spec: SpiderSpec, plan: SignalPlan) -> Path:
         args.append("--spider.omit-center")
     run_binary(
         "netgenerate",
-        [*args, *_common_generate(spec.lanes, spec.speed_kmh, spec.pocket), *plan.options(), "-o", net],
+        [
+            *args,
+            *generate_options(spec.lanes, spec.speed_kmh, spec.pocket, turn_lanes),
+            *plan.options(),
+            *extra,
+            "-o",
+            net,
+        ],
     )
     strip_generated_header(net)
     return net
 
 
-def _common_generate(lanes: int, speed_kmh: float, pocket: float) -> list[str]:
+def generate_options(lanes: int, speed_kmh: float, pocket: float, turn_lanes: int = 1) -> list[str]:
+    """netgenerate options every generated net shares: lanes per direction, speed limit, every
+    junction signalised, ``turn_lanes`` left-turn pockets of ``pocket`` m on every approach."""
     return [
         "-L",
         str(lanes),
@@ -235,7 +257,7 @@ def _common_generate(lanes: int, speed_kmh: float, pocket: float) -> list[str]:
         "-j",
         "traffic_light",
         "--turn-lanes",
-        "1",
+        str(turn_lanes),
         "--turn-lanes.length",
         str(pocket),
     ]

@@ -13,6 +13,8 @@ from pathlib import Path
 from core.errors import ScenarioError
 from scenarios.builder import build, list_scenarios
 from scenarios.external import load
+from scenarios.generator import FAMILIES, PREFIX, is_generated
+from scenarios.generator import build as build_generated
 from scenarios.scenario import Scenario
 
 LOADABLE = (".sumocfg", ".net.xml")
@@ -30,9 +32,11 @@ def resolve(
 
     Args:
         scenario: a :class:`Scenario` (returned as it is, shortened to ``horizon`` if given), a
-            catalogue name (built, cached), or a path to a ``.sumocfg`` (or a ``.net.xml`` whose
+            catalogue name (built, cached), a generator name ``generated:<family>`` (variant
+            ``seed``; built, cached: :mod:`scenarios.generator`), or a path to a ``.sumocfg`` (or a ``.net.xml`` whose
             demand the caller passes to :func:`scenarios.load` instead).
-        seed: build seed of a catalogue scenario (network and demand files; not SUMO's seed).
+        seed: build seed of a catalogue scenario, or the variant of a generated one (network and
+            demand files; not SUMO's seed).
         cache_dir: build cache (default: ``$WUXI_TSC_CACHE`` or ``~/.cache/wuxi-tsc/scenarios``).
         horizon: shorten the episode to this many seconds after its begin.
         demand_scale: multiply a catalogue scenario's demand (external demand is kept as it is).
@@ -44,6 +48,14 @@ def resolve(
     if isinstance(scenario, Scenario):
         return _shorten(scenario, horizon)
     name = str(scenario)
+    if is_generated(name):
+        return build_generated(
+            name,
+            seed=seed,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            horizon=horizon,
+            demand_scale=demand_scale,
+        )
     if name in list_scenarios():
         return build(
             name,
@@ -58,7 +70,8 @@ def resolve(
         what = f"file {name!r} does not exist" if looks_like_file else f"{name!r} is not in the catalogue"
         raise ScenarioError(
             f"{what}. Catalogue scenarios: {', '.join(list_scenarios())} "
-            f"(python -m scenarios list); or pass a path to a {' / '.join(LOADABLE)}."
+            f"(python -m scenarios list); generated networks: "
+            f"{', '.join(PREFIX + f for f in FAMILIES)}; or pass a path to a {' / '.join(LOADABLE)}."
         )
     if demand_scale != 1.0:
         raise ScenarioError(
