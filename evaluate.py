@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from core.errors import TSCError
+from core.process import INTERRUPTED, stop_on_sigterm
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    stop_on_sigterm()  # kill/timeout unwind like Ctrl-C: the pool's episodes stop, SUMO closes
     try:
         from evaluation import load_eval_config, make_eval_config, run
 
@@ -127,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     except TSCError as exc:
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(
+            f"interrupted ({exc or 'Ctrl-C'}): finished episodes are kept in the results folder; "
+            "rerun the same command to continue",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     print(f"results: {out}  (summary: {out / 'summary.md'})")
     return 0
 

@@ -21,6 +21,7 @@ from agents.config import TrainConfig
 from agents.trainer import train
 from core.config import load_config
 from core.errors import TSCError
+from core.process import INTERRUPTED, stop_on_sigterm
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "wuxi_core.yaml"
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         help="override config fields, e.g. ppo.learning_rate=3e-4 env.reward=pressure",
     )
     args = parser.parse_args(argv)
+    stop_on_sigterm()  # kill/timeout unwind like Ctrl-C: workers stop, SUMO closes
     command = [sys.executable, *sys.argv] if argv is None else ["train.py", *argv]
     progress = not args.no_progress
     try:
@@ -76,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     except TSCError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        print(
+            f"interrupted ({exc or 'Ctrl-C'}): the run keeps its checkpoints; "
+            "continue with: python train.py --resume RUN_FOLDER",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     if tested is not None:
         print(f"Test table ({describe_test(config)}); the validation table is in {run / 'eval'}.\n")
         print((tested / "summary.md").read_text())

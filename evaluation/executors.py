@@ -98,6 +98,10 @@ class ProcessExecutor:
                 yield Outcome(futures[fut], None if exc else fut.result(), exc)
                 if bar is not None:
                     bar.update(1)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) or abandoned: stop the running episodes too
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            raise
         finally:
             pool.shutdown(cancel_futures=True)
 

@@ -268,6 +268,33 @@ def _episodes(out: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in out.glob("episodes/*/*/seed_*.json")}
 
 
+def test_sigterm_during_a_pooled_evaluation_stops_its_workers(tmp_path: Path, grid) -> None:
+    """``kill PID`` (SIGTERM to the main process alone, as ``timeout`` or a scheduler sends it)
+    unwinds like Ctrl-C: exit status 130 with a message, and no pool worker is left running."""
+    cfg = _eval_yaml(tmp_path, *grid, seeds=4)
+    cfg.write_text(yaml.safe_dump(yaml.safe_load(cfg.read_text()) | {"workers": 2}))
+    proc = _evaluate(cfg)
+    main = psutil.Process(proc.pid)
+    try:
+        deadline = time.time() + 180
+        while len([c for c in main.children() if "resource_tracker" not in " ".join(c.cmdline())]) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            assert time.time() < deadline, "the pool did not start within 180 s"
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the episodes
+        workers = main.children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert "interrupted (stopped by signal SIGTERM)" in err.decode()
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"left running: {[p.pid for p in alive]}"
+
+
 def test_kill_9_during_evaluation_then_rerun_skips_finished_episodes(tmp_path: Path, grid) -> None:
     cfg = _eval_yaml(tmp_path, *grid, seeds=4)
     out = tmp_path / "res"

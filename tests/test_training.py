@@ -110,6 +110,33 @@ def test_train_py_says_what_it_does_and_prints_the_test_table(tmp_path: Path, tm
     assert sorted(p.name for p in (run / "eval" / "episodes").rglob("seed_*.json")) == ["seed_11.json"] * 2
 
 
+def test_sigterm_stops_training_and_its_workers(tmp_path: Path, tmp_cache: Path) -> None:
+    """``kill PID`` on train.py: exit status 130, a message saying how to resume, no worker left."""
+    import psutil
+
+    args = train_command(tmp_path, "total_timesteps=100000", "n_envs=2")
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    main = psutil.Process(proc.pid)
+    try:
+        deadline = time.time() + 240
+        while not list(tmp_path.glob("*__mappo__*/checkpoints/step_*.json")):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+            assert time.time() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+        workers = main.children(recursive=True)
+        assert len(workers) >= 2
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert "python train.py --resume" in err.decode()
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"left running: {[p.pid for p in alive]}"
+
+
 def test_kill_and_resume_keeps_the_timestep_counter(tmp_path: Path, tmp_cache: Path) -> None:
     args = train_command(tmp_path, "total_timesteps=100000")
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
