@@ -48,16 +48,9 @@ def resolve(
     if isinstance(scenario, Scenario):
         return _shorten(scenario, horizon)
     name = str(scenario)
-    if is_generated(name):
-        return build_generated(
-            name,
-            seed=seed,
-            cache_dir=Path(cache_dir) if cache_dir else None,
-            horizon=horizon,
-            demand_scale=demand_scale,
-        )
-    if name in list_scenarios():
-        return build(
+    builder = build_generated if is_generated(name) else build if name in list_scenarios() else None
+    if builder is not None:
+        return builder(
             name,
             seed=seed,
             cache_dir=Path(cache_dir) if cache_dir else None,
