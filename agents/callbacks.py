@@ -197,10 +197,13 @@ class TrainingCallback(BaseCallback):
         )
         if policy is not None:
             self.last_eval = policy
-            self.progress.note(f"validation delay {policy:.1f} s/veh")
+            # What the score is: a delay, or (several validation scenarios) a delay ratio.
+            unit = getattr(self.evaluator, "unit", "s/veh")
+            digits = 1 if unit == "s/veh" else 2
+            self.progress.note(f"validation {policy:.{digits}f} {unit}")
             self.progress.stage(
-                f"validation delay {policy:.1f} s/veh at {n:,} agent-steps; "
-                + ", ".join(f"{k} {v:.1f}" for k, v in scores.items() if k != "policy")
+                f"validation {policy:.{digits}f} {unit} at {n:,} agent-steps; "
+                + ", ".join(f"{k} {v:.{digits}f}" for k, v in scores.items() if k != "policy")
             )
             if policy < self.best:
                 self.best = policy

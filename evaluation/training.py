@@ -92,6 +92,8 @@ def make_training_evaluator(config: TrainConfig, *, progress: bool = False) -> E
         run(eval_config, progress=progress, plots=False, desc="validation episodes")
         return combined_scores(scores(eval_config), eval_config.reference)
 
+    if len(validation_scenarios(config)) > 1:  # the callback says what the numbers are
+        evaluate.unit = f"x {config.eval.baselines[0]}'s delay" if config.eval.baselines else "s/veh (mean)"  # type: ignore[attr-defined]
     return evaluate
 
 

@@ -136,3 +136,13 @@ def test_init_from_starts_from_the_other_runs_weights(tmp_path, tmp_cache) -> No
     assert max(float((before[k] - after[k]).abs().max()) for k in actor) < 0.05  # ... by small steps
     with pytest.raises(AssertionError, match="init_from"):
         train_tiny(tmp_path / "c", f"init_from={source}")  # an mlp run cannot take its weights
+
+
+def test_several_validation_scenarios_score_relative_to_the_reference() -> None:
+    """One congested net must not decide the model: each scenario counts by its delay ratio."""
+    from evaluation.training import combined_scores
+
+    one = {"a": {"gap_out": 40.0, "policy": 30.0}}
+    assert combined_scores(one, "gap_out") == {"gap_out": 40.0, "policy": 30.0}
+    two = {"a": {"gap_out": 40.0, "policy": 30.0}, "b": {"gap_out": 400.0, "policy": 600.0}}
+    assert combined_scores(two, "gap_out") == {"gap_out": 1.0, "policy": (0.75 + 1.5) / 2}
