@@ -92,6 +92,9 @@ class TrainingEvalConfig(BaseModel):
     test_seeds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])  # [] skips the test table
     baselines: list[str] = Field(default_factory=lambda: ["fixed_time", "max_pressure"])
     workers: int = Field(2, gt=0)
+    # Issue 18: weights of delay/co2/stops/... that choose best_model.zip on the validation seeds
+    # (evaluation/objectives.py); None = env.reward's weights if it is a mapping, else delay alone.
+    selection: dict[str, float] | None = None
 
     @model_validator(mode="after")
     def _disjoint(self) -> TrainingEvalConfig:
