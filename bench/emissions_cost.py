@@ -91,8 +91,12 @@ def main() -> None:
     print(machine_line())
     rows, in_run, paired, means = [], [], [], []
     for k in range(args.repeats):
-        order = (False, True) if k % 2 == 0 else (True, False)
-        runs = {w: isolated(measure, args.scenario, args.horizon, w, args.seed) for w in order}
+        order = (True, False) if k % 2 == 0 else (False, True)  # the weighted run first: its scales
+        runs = {}
+        for w in order:
+            runs[w] = r = isolated(measure, args.scenario, args.horizon, w, args.seed)
+            terms = ", ".join(f"{name} {v:.4g}" for name, v in r["means"].items())
+            print(f"  {'weighted' if w else 'delay'} run: {r['wall']:.1f} s wall; {terms}", flush=True)
         for w in (False, True):
             r = runs[w]
             rows.append(

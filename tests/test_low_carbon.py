@@ -179,3 +179,18 @@ def test_weighted_training_chooses_its_model_by_the_weighted_score(tmp_path) -> 
     shares = {"delay": 0.5, "co2": 0.25, "stops": 0.25}
     assert best["score"] == pytest.approx(weighted_score(metrics["policy"], shares, metrics["fixed_time"]))
     assert 0 < best["score"] < 10 and best["delay"] == pytest.approx(metrics["policy"]["delay"])
+
+
+def test_tradeoff_frontier_and_table_by_hand() -> None:
+    from evaluation.report import _frontier, tradeoff_markdown
+
+    points = {"fast": (100.0, 400.0), "green": (102.0, 380.0), "worse": (105.0, 390.0)}
+    assert _frontier(points) == {"fast", "green"}  # "worse" has more delay and more CO2 than "green"
+    rows = [
+        {"scenario": "s", "controller": c, "metric": m, "mean": v, "ci95": 1.0, "n": 5, "diff_pct": -1.0}
+        for c, (d, e) in points.items()
+        for m, v in (("delay", d), ("co2_per_vehicle", e), ("stops", 2.0))
+    ]
+    table = tradeoff_markdown(rows, "fast", list(points))
+    assert "| `green` | 102.0 ± 1.0 | 380.0 ± 1.0 | 2.00 ± 1.00 | -1.0% | -1.0% | -1.0% | yes |" in table
+    assert "| `worse` | 105.0 ± 1.0 | 390.0 ± 1.0 | 2.00 ± 1.00 | -1.0% | -1.0% | -1.0% |  |" in table
