@@ -31,7 +31,12 @@ from core.files import atomic_write, atomic_write_text
 
 Evaluator = Callable[[Path, int], dict[str, float]]
 """Validation of a saved model: ``(model path, step) -> {controller label: mean delay}``, the policy
-labelled ``policy`` (:func:`evaluation.training.make_training_evaluator` is the harness's)."""
+labelled ``policy`` (:func:`evaluation.training.make_training_evaluator` is the harness's). With the
+extra key :data:`SELECTION_KEY`, that value (lower is better) chooses ``best_model.zip`` instead of
+the policy's delay."""
+
+SELECTION_KEY = "selection_score"
+"""Issue 18: the policy's weighted score of delay, CO2 and stops (:mod:`evaluation.objectives`)."""
 
 
 def unwrap(env: Any) -> MultiAgentVecEnv:
@@ -89,7 +94,10 @@ class TrainingCallback(BaseCallback):
 
     def _load_best(self) -> float:
         path = self.run_dir / "best.json"
-        return float(json.loads(path.read_text())["delay"]) if path.exists() else float("inf")
+        if not path.exists():
+            return float("inf")
+        best = json.loads(path.read_text())
+        return float(best.get("score", best["delay"]))
 
     # ------------------------------------------------------------------ hooks
     def _on_training_start(self) -> None:
@@ -183,6 +191,7 @@ class TrainingCallback(BaseCallback):
         path = self.run_dir / "eval_models" / f"step_{n}.zip"
         atomic_write(path, lambda p: self.model.save(p))
         scores = self.evaluator(path, n)
+        selection = scores.pop(SELECTION_KEY, None)  # a weighted score chooses, if the evaluator has one
         policy = scores.get("policy")
         for name, value in scores.items():
             self.logger.record(f"eval/delay_{name}", value)
@@ -205,10 +214,15 @@ class TrainingCallback(BaseCallback):
                 f"validation {policy:.{digits}f} {unit} at {n:,} agent-steps; "
                 + ", ".join(f"{k} {v:.{digits}f}" for k, v in scores.items() if k != "policy")
             )
-            if policy < self.best:
-                self.best = policy
+            chosen = policy if selection is None else selection
+            if selection is not None:
+                self.logger.record("eval/selection_score", selection)
+                self.progress.note(f"selection score {selection:.3f}")
+            if chosen < self.best:
+                self.best = chosen
                 atomic_write(self.run_dir / "best_model.zip", lambda p: self.model.save(p))
-                atomic_write_text(self.run_dir / "best.json", json.dumps({"delay": policy, "step": n}))
+                best = {"delay": policy, "step": n} | ({} if selection is None else {"score": selection})
+                atomic_write_text(self.run_dir / "best.json", json.dumps(best))
         return scores
 
 

@@ -132,6 +132,9 @@ class TrainingEvalConfig(BaseModel):
     # chooses best_model.zip is the mean over them of each controller's delay relative to the first
     # baseline's (1.0 = as good as that baseline), so that no one congested net dominates.
     scenarios: list[ValidationScenario] = Field(default_factory=list)
+    # Issue 18: weights of delay/co2/stops/... that choose best_model.zip on the validation seeds
+    # (evaluation/objectives.py); None = env.reward's weights if it is a mapping, else delay alone.
+    selection: dict[str, float] | None = None
 
     @model_validator(mode="after")
     def _disjoint(self) -> TrainingEvalConfig:

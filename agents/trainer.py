@@ -149,7 +149,7 @@ def _hparams(config: TrainConfig) -> dict[str, Any]:
     return {
         "scenario": "mix" if config.scenarios else config.scenario,
         "n_envs": config.n_envs,
-        "reward": e.reward,
+        "reward": e.reward_label(),  # a name, or the weighted terms' shares
         "observation": e.observation,
         "neighbour_obs": e.neighbour_obs,
         "neighbour_reward_weight": e.neighbour_reward_weight,

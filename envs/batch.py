@@ -18,7 +18,7 @@ lanes; ``*_valid`` masks say which entries are real.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -164,8 +164,8 @@ class BatchLayout:
 class BatchState:
     """One decision's snapshot of every agent (rows in :attr:`BatchLayout.agents` order).
 
-    Lane arrays are ``(A, L)`` (incoming) or ``(A, O)`` (outgoing), zero in padding; the approach
-    and detector arrays are ``(A, 0)`` when not measured.
+    Lane arrays are ``(A, L)`` (incoming) or ``(A, O)`` (outgoing), zero in padding; the approach,
+    detector and emission (``in_co2``) arrays are ``(A, 0)`` when not measured.
     """
 
     time: float
@@ -182,6 +182,7 @@ class BatchState:
     in_near_moving: np.ndarray
     in_detected: np.ndarray
     in_delayed_eta: np.ndarray
+    in_co2: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # mg/s per incoming lane
 
     @classmethod
     def gather(
@@ -196,7 +197,7 @@ class BatchState:
     ) -> BatchState:
         """The snapshot from the env's lane matrix ``lanes`` (rows: lanes; columns: count, halting,
         occupancy in %, mean speed, waiting time) and optional per-lane vectors (``near``,
-        ``moving``, ``detected``, ``eta``; empty when not measured)."""
+        ``moving``, ``detected``, ``eta``, ``co2``; empty when not measured)."""
         rows = layout.in_rows
         ext = np.vstack([lanes, np.zeros((1, lanes.shape[1]))])
         inc = ext[rows]  # (A, L, 5)
@@ -222,6 +223,7 @@ class BatchState:
             in_near_moving=lane_vector("moving"),
             in_detected=lane_vector("detected"),
             in_delayed_eta=lane_vector("eta"),
+            in_co2=lane_vector("co2"),
         )
 
     def agent(self, a: int, layout: BatchLayout) -> IntersectionState:
@@ -246,6 +248,7 @@ class BatchState:
             in_near_moving=cut(self.in_near_moving),
             in_detected=cut(self.in_detected),
             in_delayed_eta=cut(self.in_delayed_eta),
+            in_co2=cut(self.in_co2),
         )
 
     def neighbour_summaries(self, layout: BatchLayout) -> np.ndarray:

@@ -6,9 +6,12 @@ only ever sees a valid ``EnvConfig``. Unknown keys are errors (a typo must not b
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from core.config import validate
 from envs.signals import SignalTiming
@@ -38,7 +41,11 @@ class EnvConfig(SignalTiming):
             cost). The policy's observation does not change.
         min_time_loss: seconds of time loss since entering a time-loss detector that make a vehicle
             count as delayed (SUMO ``delay_based``'s ``minTimeLoss``).
-        reward: registered reward name (``queue``, ``pressure``, ``wait_change``, ``delay``).
+        reward: registered reward name (``queue``, ``pressure``, ``wait_change``, ``delay``, ``co2``,
+            ``stops``), or a mapping of registered terms to weights (``{delay: 1.0, co2: 0.2}``):
+            their weighted sum, each term divided by its reference scale and each weight by the
+            sum of the weights, so the weights read as shares (:class:`envs.rewards.WeightedReward`);
+            ``info[agent]['reward_terms']`` then holds the agent's vector of terms.
         neighbour_obs: append each neighbour's summary (density, queue) to the observation.
         neighbour_reward_weight: spatially discounted reward (MA2C, Chu et al. 2019):
             r_i + alpha * sum of the neighbours' rewards.
@@ -66,7 +73,7 @@ class EnvConfig(SignalTiming):
     approach_zone: float = Field(50.0, gt=0)
     detector_range: float | None = Field(None, gt=0)
     min_time_loss: float = Field(1.0, ge=0)
-    reward: str = "queue"
+    reward: str | dict[str, float] = "queue"
     neighbour_obs: bool = False
     neighbour_reward_weight: float = Field(0.0, ge=0, le=1)
     critic_obs: bool = False
@@ -79,6 +86,49 @@ class EnvConfig(SignalTiming):
     jam_halting_fraction: float | None = Field(None, gt=0, le=1)
     jam_patience: float = Field(300.0, gt=0)
     sumo_args: tuple[str, ...] = ()
+
+    @field_validator("reward", mode="before")
+    @classmethod
+    def _reward_weights(cls, value: Any) -> Any:
+        """A mapping of reward terms: registered names, finite weights >= 0 with a positive sum; each
+        problem reported at ``reward.<term>`` (``env.reward.co2x: unknown term; known: ...``)."""
+        if not isinstance(value, Mapping):
+            return value
+        from envs.rewards import reward_names
+
+        known = reward_names()
+        problems: list[InitErrorDetails] = []
+
+        def bad(where: tuple[str, ...], message: str, given: Any) -> None:
+            problems.append(
+                InitErrorDetails(type=PydanticCustomError("reward_term", message), loc=where, input=given)
+            )
+
+        weights: dict[str, float] = {}
+        for name, weight in value.items():
+            if name not in known:
+                bad((str(name),), f"unknown term; known: {', '.join(known)}", weight)
+                continue
+            try:
+                w = float(weight)
+            except (TypeError, ValueError):
+                w = math.nan
+            if not math.isfinite(w) or w < 0:
+                bad((name,), f"weight {weight!r} must be a finite number >= 0", weight)
+                continue
+            weights[name] = w
+        if not problems and sum(weights.values()) <= 0:
+            bad((), f"the weights {dict(value)} must sum to something positive (e.g. {{delay: 1.0}})", value)
+        if problems:
+            raise ValidationError.from_exception_data("reward", problems)
+        return weights
+
+    def reward_label(self) -> str:
+        """``reward`` as one string (a name, or ``delay=0.83+co2=0.17`` with the shares)."""
+        if isinstance(self.reward, str):
+            return self.reward
+        total = sum(self.reward.values())
+        return "+".join(f"{k}={w / total:.2f}" for k, w in self.reward.items())
 
     def timing(self) -> SignalTiming:
         """The signal-timing part of this config."""

@@ -146,6 +146,7 @@ class SumoConnection:
         self._closed = True
         self._lanes: tuple[str, ...] = ()
         self._lane_getters: tuple[Any, ...] = ()
+        self._co2_lanes: tuple[str, ...] = ()  # subscribe_emissions
         self._context_fresh = False  # a step has run since subscribe_approaches (libsumo, see there)
         self._tmp = tempfile.TemporaryDirectory(prefix="wuxi-tsc-sumo-")
         self._error_log = Path(self._tmp.name) / "sumo-errors.log"
@@ -456,6 +457,43 @@ class SumoConnection:
         keys = _lane_keys(_tc())
         raw = self._call("lane.getAllSubscriptionResults", self._api.lane.getAllSubscriptionResults)
         return np.array([[raw[lane][k] for k in keys] for lane in self._lanes], dtype=float).reshape(-1, 5)
+
+    # ------------------------------------------------------------------ emissions (issue 18)
+    def subscribe_emissions(self, lane_ids: Sequence[str]) -> None:
+        """Declare the lanes whose CO2 :meth:`lane_co2` returns (the approaches of the signals).
+
+        Lane-level getters, not per-vehicle reads: SUMO sums the emissions of the vehicles on the
+        lane itself (``lane.getCO2Emission``), one call per lane instead of one per vehicle. In-process
+        (libsumo) the lanes of edges without vehicles are skipped (they emit nothing)."""
+        self._co2_lanes = tuple(lane_ids)
+        lane = self._api.lane
+        native = getattr(self._api, "_libsumo", None) if self.backend == "libsumo" else None
+        self._co2_get = getattr(native, "lane_getCO2Emission", None) or lane.getCO2Emission
+        edge_of = [self._call("lane.getEdgeID", lane.getEdgeID, x) for x in self._co2_lanes]
+        self._co2_edges = tuple(dict.fromkeys(edge_of))
+        index = {e: k for k, e in enumerate(self._co2_edges)}
+        self._co2_lane_edge = np.array([index[e] for e in edge_of], dtype=np.int64)
+        self._co2_edge_count = getattr(native, "edge_getLastStepVehicleNumber", None) or (
+            self._api.edge.getLastStepVehicleNumber
+        )
+
+    def lane_co2(self) -> np.ndarray:
+        """CO2 emitted at the last step by the vehicles on each lane of :meth:`subscribe_emissions`
+        (mg/s: SUMO's emission models give rates, summed over the lane's vehicles; idling vehicles
+        emit too). Empty array before :meth:`subscribe_emissions`."""
+        lanes = self._co2_lanes
+
+        def read() -> np.ndarray:
+            out = np.zeros(len(lanes))
+            if self.backend == "libsumo":  # skip the lanes of empty edges
+                busy_edges = np.array([self._co2_edge_count(e) > 0 for e in self._co2_edges], dtype=bool)
+                busy = np.flatnonzero(busy_edges[self._co2_lane_edge])
+            else:
+                busy = np.arange(len(lanes))
+            out[busy] = [self._co2_get(lanes[i]) for i in busy]
+            return out
+
+        return self._call("lane.getCO2Emission", read) if lanes else np.zeros(0)
 
     def controlled_junctions(self, tls_id: str) -> tuple[str, ...]:
         """Ids of the junctions a traffic light controls.

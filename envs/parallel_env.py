@@ -15,7 +15,7 @@ from envs.config import EnvConfig, make_env_config
 from envs.connection import LANE_VARS, SumoConnection
 from envs.layout import discover
 from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation
-from envs.rewards import make_reward
+from envs.rewards import WeightedReward, build_reward
 from envs.signals import PhaseSet, SignalController
 from envs.state import IntersectionSpec, IntersectionState
 from envs.zones import ApproachZones, TimeLossDetectors
@@ -43,8 +43,10 @@ class TrafficSignalEnv(ParallelEnv):
     by the observation function and the padding ``max_lanes``/``max_phases``, optionally followed by
     each neighbour's (density, queue).
 
-    **Rewards**: a registered reward per agent (``queue``, ``pressure``, ``wait_change``, ``delay``),
-    optionally plus ``neighbour_reward_weight`` times the neighbours' rewards (MA2C).
+    **Rewards**: a registered reward per agent (``queue``, ``pressure``, ``wait_change``, ``delay``,
+    ``co2``, ``stops``) or a weighted sum of such terms (``reward: {delay: 1.0, co2: 0.2}``,
+    :class:`~envs.rewards.WeightedReward`), optionally plus ``neighbour_reward_weight`` times the
+    neighbours' rewards (MA2C).
 
     **Episode end**: ``truncated`` for every agent when the scenario horizon is reached (or the
     network stays jammed, if ``jam_halting_fraction`` is set); ``terminated`` is always ``False``.
@@ -52,6 +54,9 @@ class TrafficSignalEnv(ParallelEnv):
     **Info**: per agent ``action_mask``, ``applied_action``, ``action_overridden``, ``queue``, and
     network metrics: ``time``, ``running``, ``arrived``, ``inserted``, ``backlog`` (vehicles waiting
     to enter), ``teleports``, ``halting`` and ``mean_speed`` (on the signals' approaches), ``jammed``.
+    With a weighted reward, each step's info also holds ``reward_terms``: the agent's vector of
+    scaled terms (order :attr:`reward_term_names`, neighbours mixed in as the reward), whose dot
+    product with :attr:`reward_shares` is the agent's reward (for multi-objective learners).
 
     Args:
         scenario: a :class:`~scenarios.Scenario`, a catalogue name (``"wuxi-core"``) or a path to a
@@ -78,7 +83,7 @@ class TrafficSignalEnv(ParallelEnv):
         self.render_mode = render_mode
         self._timing = self.config.timing()
         self._observation = make_observation(self.config.observation)
-        self._reward = make_reward(self.config.reward)
+        self._reward = build_reward(self.config.reward)  # a name, or weighted terms (issue 18)
         self._conn: SumoConnection | None = None
         self._needs_approach = bool(getattr(self._observation, "needs_approach", False))
         self._detector_range = self.config.detector_range  # time-loss detectors (None: off)
@@ -124,6 +129,11 @@ class TrafficSignalEnv(ParallelEnv):
         for unit in (self._observation, self._reward):
             reads |= set(getattr(unit, "lane_vars", LANE_VARS))
         self._lane_vars = tuple(v for v in LANE_VARS if v in reads)
+        # CO2 of the approaches (a reward term reads it): lane getters on the incoming lanes only.
+        in_lanes = tuple(dict.fromkeys(lane for s in self.specs.values() for lane in s.in_lanes))
+        self._co2_lanes = in_lanes if "co2" in reads else ()
+        self._co2_rows = np.array([lane_pos[lane] for lane in self._co2_lanes], dtype=np.int64)
+        self._reward_terms: dict[str, np.ndarray] = {}
         self._controller_list: list[SignalController] = []
         self._batch: BatchState | None = None
         self._state_cache: dict[str, IntersectionState] = {}
@@ -215,6 +225,8 @@ class TrafficSignalEnv(ParallelEnv):
             self._conn.subscribe_approaches(
                 self._junctions, reach + 50.0, time_loss=bool(self._detector_range)
             )
+        if self._co2_lanes:
+            self._conn.subscribe_emissions(self._co2_lanes)
         if self._detectors is not None:
             self._detectors.reset()
         self.agents = list(self.possible_agents)
@@ -337,6 +349,10 @@ class TrafficSignalEnv(ParallelEnv):
         now = self._now = self._conn.time()
         near, moving = self._approach_counts(len(v))
         detected, eta = self._detector_readings(len(v))
+        co2 = np.zeros(0)
+        if self._co2_lanes:  # per lane-matrix row, 0 on the lanes not read
+            co2 = np.zeros(len(v))
+            co2[self._co2_rows] = self._conn.lane_co2()
         layout, ctrls = self._layout, self._controller_list
         current = np.array([c.current for c in ctrls])  # before time_in_green/mask advance it, as ever
         if self._timing.max_red is not None:  # which greens have halting vehicles, for the guard
@@ -347,7 +363,7 @@ class TrafficSignalEnv(ParallelEnv):
             layout,
             now,
             v,
-            {"near": near, "moving": moving, "detected": detected, "eta": eta},
+            {"near": near, "moving": moving, "detected": detected, "eta": eta, "co2": co2},
             phase=current,
             time_in_green=np.array([c.time_in_green(now) for c in ctrls]),
             action_mask=np.stack([c.mask(now) for c in ctrls]),
@@ -397,6 +413,11 @@ class TrafficSignalEnv(ParallelEnv):
 
     def _rewards(self, previous: BatchState) -> dict[str, float]:
         batched = getattr(self._reward, "batch", None)
+        if isinstance(self._reward, WeightedReward):  # the terms too, for info['reward_terms']
+            terms = self._neighbourhood(self._reward.terms(self._layout, self._batch, previous))
+            self._reward_terms = {a: terms[self._agent_index[a]] for a in self.agents}
+            own = (terms @ self._reward.shares).tolist()
+            return {a: own[self._agent_index[a]] for a in self.agents}
         if batched is not None:
             own = batched(self._layout, self._batch, previous).tolist()
         else:  # a registered per-agent reward without a batch form
@@ -412,6 +433,19 @@ class TrafficSignalEnv(ParallelEnv):
         return {
             a: own[index[a]] + w * sum(own[index[n]] for n in self.specs[a].neighbours) for a in self.agents
         }
+
+    def _neighbourhood(self, values: np.ndarray) -> np.ndarray:
+        """Rows of ``values`` (agents in layout order) plus ``neighbour_reward_weight`` times the sum
+        of each agent's neighbours' rows (all its neighbours, as in :meth:`_rewards`)."""
+        w = self.config.neighbour_reward_weight
+        if w == 0:
+            return values
+        index = self._agent_index
+        mixed = values.copy()
+        for a, i in index.items():
+            for n in self.specs[a].neighbours:
+                mixed[i] += w * values[index[n]]
+        return mixed
 
     def _network_metrics(self, jammed: bool) -> dict[str, float]:
         assert self._conn is not None
@@ -435,7 +469,7 @@ class TrafficSignalEnv(ParallelEnv):
         self.last_metrics = net
         masks, index = self._batch.action_mask, self._agent_index
         queues = self._batch.in_halting.sum(axis=1).tolist()
-        return {
+        infos = {
             agent: dict(
                 net,
                 action_mask=masks[index[agent]].copy(),
@@ -445,6 +479,22 @@ class TrafficSignalEnv(ParallelEnv):
             )
             for agent in applied
         }
+        if self._reward_terms:  # a weighted reward after a step: its terms (names: reward_term_names)
+            for agent, info in infos.items():
+                info["reward_terms"] = self._reward_terms[agent].copy()
+            self._reward_terms = {}
+        return infos
+
+    @property
+    def reward_term_names(self) -> tuple[str, ...]:
+        """Names of the entries of ``info[agent]['reward_terms']`` (empty unless ``env.reward`` is
+        a mapping of weighted terms); ``reward == reward_terms @ reward_shares``."""
+        return self._reward.names if isinstance(self._reward, WeightedReward) else ()
+
+    @property
+    def reward_shares(self) -> np.ndarray:
+        """The weights of :attr:`reward_term_names`, divided by their sum."""
+        return self._reward.shares.copy() if isinstance(self._reward, WeightedReward) else np.zeros(0)
 
     def _jammed(self, now: float) -> bool:
         frac = self.config.jam_halting_fraction

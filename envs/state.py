@@ -82,7 +82,8 @@ class IntersectionState:
     ``in_detected`` and ``in_delayed_eta`` (vehicles within the env's ``detector_range`` of the stop
     line, and the seconds the farthest of them that has lost more than ``min_time_loss`` since it
     entered that range needs at the speed limit to reach the stop line, 0 if none) are filled only
-    when ``detector_range`` is set; otherwise empty.
+    when ``detector_range`` is set; otherwise empty. ``in_co2`` (CO2 emitted by the vehicles on
+    each incoming lane at the last step, mg/s) is filled only when a reward reads ``co2``.
     """
 
     time: float
@@ -99,6 +100,7 @@ class IntersectionState:
     in_near_moving: np.ndarray = field(default_factory=lambda: np.zeros(0))
     in_detected: np.ndarray = field(default_factory=lambda: np.zeros(0))
     in_delayed_eta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    in_co2: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def delay(self, spec: IntersectionSpec) -> float:
         """Vehicle-seconds lost per second on the approaches: sum of count * (1 - v / v_max)."""

@@ -11,6 +11,9 @@ good by keeping cars out of the network:
   all vehicles spent waiting to enter, minus what the inserted ones waited (their ``departDelay``).
 
 Units: times in s, CO2 in kg, fuel in kg (SUMO >= 1.14 reports both in mg), queue in vehicles.
+CO2 per vehicle (g/veh) is over the vehicles that entered (finished and unfinished trips, the
+latter with what they emitted so far); stops per vehicle are tripinfo's ``waitingCount`` (times a
+vehicle's speed fell below 0.1 m/s), over the same trips.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "depart_delay": ("mean depart delay", "s/veh", True),
     "teleports": ("teleports", "", True),
     "co2": ("CO2", "kg", True),
+    "co2_per_vehicle": ("CO2 per vehicle", "g/veh", True),
     "fuel": ("fuel", "kg", True),
     "finished_time_loss": ("time loss, finished trips (SUMO)", "s/veh", True),
 }
@@ -180,6 +184,7 @@ def parse_outputs(
         "depart_delay": (trips.depart_delay + never_wait) * per,
         "teleports": summary.teleports,
         "co2": trips.co2_mg / 1e6,
+        "co2_per_vehicle": trips.co2_mg / 1e3 / n_trips if n_trips else 0.0,
         "fuel": trips.fuel_mg / 1e6,
         "finished_time_loss": trips.finished_time_loss / trips.arrived if trips.arrived else 0.0,
     }

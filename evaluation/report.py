@@ -9,6 +9,8 @@ Written into the results folder next to ``episodes/``::
     plots/<scenario>_metrics.png     bars with 95% CIs, one panel per metric
     plots/<scenario>_queue.png       halting vehicles over time (mean over seeds) per controller
     plots/<scenario>_throughput.png  arrived vehicles over time (mean over seeds) per controller
+    tradeoff.md       delay, CO2 and stops per vehicle, with the delay-CO2 frontier (issue 18)
+    plots/tradeoff.png               delay against CO2 per vehicle, coloured by stops, per scenario
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def summarise(records: list[dict[str, Any]], reference: str) -> list[dict[str, A
     for (scenario, controller), seeds in by.items():
         ref = by.get((scenario, reference))
         for metric in METRICS:
-            values = {s: m[metric] for s, m in seeds.items()}
+            values = {s: m.get(metric, math.nan) for s, m in seeds.items()}  # nan: older records
             mean, ci, n = mean_ci([values[s] for s in sorted(values)])
             row = {
                 "scenario": scenario,
@@ -68,7 +70,7 @@ def summarise(records: list[dict[str, Any]], reference: str) -> list[dict[str, A
                 "diff_pct": math.nan,
             }
             if ref is not None and controller != reference:
-                ref_values = {s: m[metric] for s, m in ref.items()}
+                ref_values = {s: m.get(metric, math.nan) for s, m in ref.items()}
                 d, dci, _ = paired_diff(values, ref_values)
                 ref_mean = mean_ci([ref_values[s] for s in sorted(set(values) & set(ref_values))])[0]
                 row.update(diff=d, diff_ci95=dci, diff_pct=100.0 * d / ref_mean if ref_mean else math.nan)
@@ -197,6 +199,104 @@ def _plots(
     return written
 
 
+# ---------------------------------------------------------------------------- the delay-CO2 trade-off (issue 18)
+TRADEOFF_METRICS = ("delay", "co2_per_vehicle", "stops")
+
+
+def _frontier(points: dict[str, tuple[float, float]]) -> set[str]:
+    """Controllers no other one beats on both delay and CO2 per vehicle (lower is better)."""
+    return {
+        c
+        for c, (d, e) in points.items()
+        if not any(d2 <= d and e2 <= e and (d2, e2) != (d, e) for d2, e2 in points.values())
+    }
+
+
+def tradeoff_markdown(rows: list[dict[str, Any]], reference: str, controllers: list[str]) -> str:
+    """The ``tradeoff.md`` text: per scenario, delay, CO2 per vehicle and stops per vehicle of every
+    controller, the paired differences vs ``reference`` in %, and which controllers are on the
+    delay-CO2 frontier (no other controller has both less delay and less CO2 per vehicle)."""
+    idx = {(r["scenario"], r["controller"], r["metric"]): r for r in rows}
+    out = [
+        "# Delay vs CO2 trade-off",
+        "",
+        "Mean ± 95% CI over seeds; Δ are paired per seed against "
+        f"`{reference}` (negative = less). CO2 and stops per vehicle that entered "
+        "(evaluation/metrics.py). Frontier: no other controller has both less delay and less CO2.",
+        "",
+    ]
+    for scenario in sorted({r["scenario"] for r in rows}):
+        present = [c for c in controllers if (scenario, c, "co2_per_vehicle") in idx]
+        points = {
+            c: (idx[(scenario, c, "delay")]["mean"], idx[(scenario, c, "co2_per_vehicle")]["mean"])
+            for c in present
+        }
+        front = _frontier(points)
+        n = max((idx[(scenario, c, "delay")]["n"] for c in present), default=0)
+        out += [
+            f"## {scenario} ({n} seeds)",
+            "",
+            "| controller | delay (s/veh) | CO2 (g/veh) | stops (1/veh) | Δ delay | Δ CO2 | Δ stops | frontier |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in present:
+            cells = [f"`{c}`"] + [
+                _pm(idx[(scenario, c, m)]["mean"], idx[(scenario, c, m)]["ci95"]) for m in TRADEOFF_METRICS
+            ]
+            for m in TRADEOFF_METRICS:
+                r = idx[(scenario, c, m)]
+                cells.append("–" if c == reference else f"{_fmt(r['diff_pct'])}%")
+            cells.append("yes" if c in front else "")
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def tradeoff_plot(rows: list[dict[str, Any]], controllers: list[str], path: Path) -> Path:
+    """One panel per scenario: mean delay (x) against CO2 per vehicle (y) with 95% CIs, each
+    controller's marker coloured by its stops per vehicle; the frontier joined by a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    idx = {(r["scenario"], r["controller"], r["metric"]): r for r in rows}
+    scenarios = sorted({r["scenario"] for r in rows})
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(6.5 * len(scenarios), 5), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        present = [c for c in controllers if (scenario, c, "co2_per_vehicle") in idx]
+        get = {m: [idx[(scenario, c, m)] for c in present] for m in TRADEOFF_METRICS}
+        x = [r["mean"] for r in get["delay"]]
+        y = [r["mean"] for r in get["co2_per_vehicle"]]
+        ax.errorbar(
+            x,
+            y,
+            xerr=[np.nan_to_num(r["ci95"]) for r in get["delay"]],
+            yerr=[np.nan_to_num(r["ci95"]) for r in get["co2_per_vehicle"]],
+            fmt="none",
+            ecolor="0.6",
+            zorder=1,
+        )
+        dots = ax.scatter(x, y, c=[r["mean"] for r in get["stops"]], cmap="viridis", s=60, zorder=2)
+        for c, xi, yi in zip(present, x, y):
+            ax.annotate(c, (xi, yi), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        front = sorted(
+            (xi, yi) for c, xi, yi in zip(present, x, y) if c in _frontier(dict(zip(present, zip(x, y))))
+        )
+        if len(front) > 1:
+            ax.plot(*zip(*front), color="C3", lw=1, ls="--", zorder=0, label="frontier")
+            ax.legend(fontsize=8)
+        fig.colorbar(dots, ax=ax, label="stops per vehicle")
+        ax.set_xlabel("mean delay (s/veh)")
+        ax.set_ylabel("CO2 per vehicle (g/veh)")
+        ax.set_title(f"{scenario}: delay vs CO2 (mean ± 95% CI)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
@@ -246,21 +346,31 @@ def write_report(config: EvalConfig, *, plots: bool = True) -> Path:
         wall[(r["scenario"], r["controller"])].append(r["wall_seconds"])
     mean_wall = {k: float(np.mean(v)) for k, v in wall.items()}
     atomic_write_text(out / "summary.md", markdown(rows, config.reference, controllers, mean_wall))
+    atomic_write_text(out / "tradeoff.md", tradeoff_markdown(rows, config.reference, controllers))
     if plots and records:
         _plots(records, rows, controllers, out / "plots")
+        tradeoff_plot(rows, controllers, out / "plots" / "tradeoff.png")
     return out
 
 
-def scores(config: EvalConfig, metric: str = "delay") -> dict[str, dict[str, float]]:
-    """``{scenario: {controller: mean metric}}`` of the finished episodes (for training callbacks)."""
+def metric_means(config: EvalConfig) -> dict[str, dict[str, dict[str, float]]]:
+    """``{scenario: {controller: {metric: mean over the finished seeds}}}`` of ``config``."""
     wanted = {
         (s.label, c.label, seed)
         for s in config.scenarios
         for c in config.controllers
         for seed in config.seeds
     }
-    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    values: dict[str, dict[str, list[dict[str, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in load_records(config.out):
         if (r["scenario"], r["controller"], r["seed"]) in wanted:
-            values[r["scenario"]][r["controller"]].append(r["metrics"][metric])
-    return {s: {c: float(np.mean(v)) for c, v in cs.items()} for s, cs in values.items()}
+            values[r["scenario"]][r["controller"]].append(r["metrics"])
+    return {
+        s: {c: {m: float(np.mean([x.get(m, math.nan) for x in v])) for m in METRICS} for c, v in cs.items()}
+        for s, cs in values.items()
+    }
+
+
+def scores(config: EvalConfig, metric: str = "delay") -> dict[str, dict[str, float]]:
+    """``{scenario: {controller: mean metric}}`` of the finished episodes (for training callbacks)."""
+    return {s: {c: m[metric] for c, m in cs.items()} for s, cs in metric_means(config).items()}

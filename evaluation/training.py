@@ -2,8 +2,10 @@
 
 * :func:`make_training_evaluator`: the trainer's validation hook. Each call evaluates a saved model
   (label ``policy``) and the baselines on the **validation seeds** (``eval.seeds``), which choose
-  ``best_model.zip``. Results go to ``<run>/eval/`` in the harness's layout: the baselines' episodes
-  are computed at the first validation and reused afterwards (their fingerprints do not change).
+  ``best_model.zip`` (by the policy's delay, or with a weighted reward or ``eval.selection`` by its
+  weighted score of delay, CO2 and stops: :mod:`evaluation.objectives`). Results go to
+  ``<run>/eval/`` in the harness's layout: the baselines' episodes are computed at the first
+  validation and reused afterwards (their fingerprints do not change).
 * :func:`test_run`: after training, the chosen model and the baselines on the **test seeds**
   (``eval.test_seeds``, 1-5 by default), which no training or model selection saw, into
   ``<run>/test/``: the table ``train.py`` prints.
@@ -14,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.callbacks import Evaluator
+from agents.callbacks import SELECTION_KEY, Evaluator
 from agents.config import TrainConfig
 from agents.controller import find_run_files
 from agents.trainer import WARM_START_MODEL
@@ -85,16 +87,35 @@ def make_training_evaluator(config: TrainConfig, *, progress: bool = False) -> E
         progress: show the harness's episode bar (``validation``: k of n episodes).
     """
     from evaluation import run
-    from evaluation.report import scores
+    from evaluation.objectives import selection_weights
+    from evaluation.report import metric_means
+
+    shares = selection_weights(config.eval.selection, config.env.reward)  # None: delay alone
 
     def evaluate(model_path: Path, step: int) -> dict[str, float]:
         eval_config = training_eval_config(config, Path(model_path).resolve())
         run(eval_config, progress=progress, plots=False, desc="validation episodes")
-        return combined_scores(scores(eval_config), eval_config.reference)
+        means = metric_means(eval_config)  # {scenario: {label: {metric: mean}}}
+        per = {sc: {label: m["delay"] for label, m in ms.items()} for sc, ms in means.items()}
+        out = combined_scores(per, eval_config.reference)
+        if shares is not None and all("policy" in ms for ms in means.values()):
+            # issue 18: choose by the weighted terms (mean over the validation scenarios)
+            out[SELECTION_KEY] = sum(
+                _selection_score(ms, shares, eval_config.reference) for ms in means.values()
+            ) / len(means)
+        return out
 
     if len(validation_scenarios(config)) > 1:  # the callback says what the numbers are
         evaluate.unit = f"x {config.eval.baselines[0]}'s delay" if config.eval.baselines else "s/veh (mean)"  # type: ignore[attr-defined]
     return evaluate
+
+
+def _selection_score(means: dict[str, dict[str, float]], shares: dict[str, float], reference: str) -> float:
+    """The policy's weighted score, each term relative to the reference baseline's on the same seeds."""
+    from evaluation.objectives import weighted_score
+
+    ref = means.get(reference) if reference != "policy" else None
+    return weighted_score(means["policy"], shares, ref)
 
 
 def test_run(run_dir: Path, *, progress: bool = False, plots: bool = True) -> Path | None:

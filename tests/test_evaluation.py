@@ -243,7 +243,9 @@ def test_evaluate_py_writes_the_results_folder(tmp_path: Path, grid_files) -> No
         "grid_metrics.png",
         "grid_queue.png",
         "grid_throughput.png",
+        "tradeoff.png",  # delay vs CO2 per vehicle (issue 18)
     }
+    assert "| `actuated` |" in (out / "tradeoff.md").read_text()
     assert yaml.safe_load((out / "config.yaml").read_text())["out"] == str(out)
 
     bad = subprocess.run(
