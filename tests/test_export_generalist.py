@@ -3,14 +3,13 @@ movement and phase axes runs nets of different shapes; parity with PyTorch; a mo
 refusals naming the file and field; a torch-free runtime; the ``onnx:`` controller in the harness.
 
 One tiny phase-competition run (neighbour context on) is trained on ``wuxi-single`` (seconds) and
-exported with the CLI once per module; the nets it is then run on (``wuxi-core``: 16 four-green
+exported once per module; the nets it is then run on (``wuxi-core``: 16 four-green
 crossings; the mixed external net: a 4-green crossing and a 2-green T) have other shapes.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def generalist(tmp_path_factory: pytest.TempPathFactory, tmp_cache: Path) -> tuple[Path, Path]:
-    """``(run_dir, export_dir)``: a tiny phase-competition run exported with ``python -m agents.export``."""
+    """``(run_dir, export_dir)``: a tiny phase-competition run, exported into ``RUN/export``."""
     run = train_tiny(
         tmp_path_factory.mktemp("generalist-run"),
         "env.observation=movement",
@@ -44,16 +43,9 @@ def generalist(tmp_path_factory: pytest.TempPathFactory, tmp_cache: Path) -> tup
         "env.max_phases=null",
         "warm_start.steps=0",
     )
-    cli = subprocess.run(
-        [sys.executable, "-m", "agents.export", str(run)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
-    assert cli.returncode == 0, cli.stderr[-3000:]
-    assert str(run / "export" / "policy.onnx") in cli.stdout
+    from agents.export import export
+
+    assert export(run) == run / "export" / "policy.json"  # what `python -m agents.export RUN` runs
     return run, run / "export"
 
 
@@ -143,7 +135,7 @@ def test_onnx_matches_pytorch_on_nets_of_different_shapes(generalist, core_scena
     net = torch_policy.model.policy.mlp_extractor
     shapes = []
     for scenario in (core_scenario, mixed_external):
-        obs, masks, chosen, _, torch_chosen = _record(onnx_controller, scenario, 2, 25, torch_policy)
+        obs, masks, chosen, _, torch_chosen = _record(onnx_controller, scenario, 2, 20, torch_policy)
         x = _split(onnx_controller, obs, masks)
         shapes.append(x.served.shape[1:])
         assert (~masks).any() and x.movements[:, :, 0].any()  # masked greens, and traffic
@@ -192,14 +184,23 @@ def test_junction_arrays_of_their_own_sizes_give_the_padded_decisions(generalist
         assert actions[0] == ref_actions[k]
 
 
-def test_onnx_and_pytorch_give_identical_metrics_on_a_net_never_seen(generalist, tmp_path: Path) -> None:
+def test_onnx_and_pytorch_give_identical_metrics_on_a_net_never_seen(
+    generalist, mixed_external, tmp_path: Path
+) -> None:
     from evaluation import make_eval_config, run
     from evaluation.harness import load_records
 
     run_dir, folder = generalist
     config = make_eval_config(
         {
-            "scenarios": [{"name": "wuxi-core", "horizon": 300}],
+            "scenarios": [
+                {
+                    "name": "mixed",
+                    "net": str(mixed_external.net_file),
+                    "routes": [str(r) for r in mixed_external.route_files],
+                    "end": mixed_external.end,
+                }
+            ],
             "controllers": [f"ppo=ppo:{run_dir}", f"onnx=onnx:{folder}"],
             "seeds": [7],
             "workers": 0,
