@@ -3,9 +3,8 @@
 Torch-free (numpy only), because the ONNX runtime (:mod:`agents.runtime`) reads the same layout
 as the training code (:mod:`agents.phase_competition`): :class:`MovementShape` says where each
 part sits in an observation vector, :meth:`MovementShape.split` cuts a batch of them (numpy arrays
-or torch tensors alike) into :class:`MovementInputs`, and :meth:`MovementInputs.pad` stacks the
-arrays of junctions of different sizes into one batch, with all-zero padding rows (which the
-policy ignores: see :mod:`agents.phase_competition`).
+or torch tensors alike) into :class:`MovementInputs`. All-zero movement rows and all-zero, masked
+greens are padding, which the policy ignores (see :mod:`agents.phase_competition`).
 
 Axes: ``N`` agents (junctions), ``M`` movements (signal links) of a junction, ``P`` green phases
 (action ``i`` is the junction's ``i``-th green), ``F`` = :data:`~envs.observations.MOVEMENT_FEATURES`,
@@ -49,29 +48,17 @@ class MovementInputs:
         return int(self.movements.shape[0])
 
     @staticmethod
-    def pad(junctions: Sequence[MovementInputs], movements: int = 0, phases: int = 0) -> MovementInputs:
-        """Stack batches of different ``M``/``P`` into one, padded to the largest (or to
-        ``movements``/``phases`` if larger) with zero rows and masked greens."""
-        m = max([movements] + [j.movements.shape[1] for j in junctions])
-        p = max([phases] + [j.served.shape[1] for j in junctions])
-        n = sum(j.n for j in junctions)
-        feats = np.zeros((n, m, MOVEMENT_FEATURES), dtype=np.float32)
-        served = np.zeros((n, p, m), dtype=np.float32)
-        current = np.zeros((n, p), dtype=np.float32)
-        mask = np.zeros((n, p), dtype=bool)
-        at = 0
-        for j in junctions:
-            b, jm, jp = j.n, j.movements.shape[1], j.served.shape[1]
-            feats[at : at + b, :jm] = j.movements
-            served[at : at + b, :jp, :jm] = j.served
-            current[at : at + b, :jp] = j.current
-            mask[at : at + b, :jp] = j.action_mask
-            at += b
-        t = np.concatenate([np.asarray(j.time_in_green, dtype=np.float32) for j in junctions])
-        with_context = [j.context is not None for j in junctions]
-        assert all(with_context) or not any(with_context), "mixed batches with and without context"
-        context = np.concatenate([j.context for j in junctions]) if all(with_context) else None
-        return MovementInputs(feats, served, current, mask, t, context)
+    def concat(batches: Sequence[MovementInputs]) -> MovementInputs:
+        """One batch of batches of the same ``M`` and ``P`` (numpy)."""
+        fields = vars(batches[0]).keys()
+        return MovementInputs(
+            **{
+                f: None
+                if getattr(batches[0], f) is None
+                else np.concatenate([getattr(b, f) for b in batches])
+                for f in fields
+            }
+        )
 
 
 @dataclass(frozen=True)

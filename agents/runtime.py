@@ -11,8 +11,8 @@ formats, versioned by their ``format`` field (anything else is refused with
 * :data:`MOVEMENT_FORMAT`: the phase-competition policy with dynamic agent, movement and phase axes
   (:mod:`agents.export_generalist`): any net, any padding. The runtime checks the observation
   settings (``movement``, phase actions, neighbour context) and the shapes of every input; it runs
-  all agents of a decision in one onnxruntime call (the env pads them to one shape), and
-  :meth:`OnnxPolicy.junction_logits_and_actions` takes per-junction arrays of different sizes.
+  the env's batch of all agents (padded by the env to one shape) in calls of :data:`CHUNK` agents,
+  and :meth:`OnnxPolicy.junction_logits_and_actions` takes per-junction arrays of their own sizes.
 
 This module must not import torch or stable-baselines3 (a test checks it).
 """
@@ -46,6 +46,11 @@ _REQUIRED = {  # manifest fields each format must have
         "movement_features",
     ),
 }
+
+
+#: agents per onnxruntime call of a phase-competition export: smaller batches keep the hidden
+#: activations in the CPU cache (on the 1,723-signal net, calls of 256 were faster than one, BENCHMARKS.md)
+CHUNK = 256
 
 
 def movement_input_names(context: int) -> list[str]:
@@ -140,50 +145,61 @@ class OnnxPolicy:
         return logits, actions
 
     def movement_logits_and_actions(self, x: MovementInputs) -> tuple[np.ndarray, np.ndarray]:
-        """``(logits (N, P), actions (N,))`` of one batch of split inputs, in one onnxruntime call.
+        """``(logits (N, P), actions (N,))`` of one batch of split inputs, in onnxruntime calls of
+        at most :data:`CHUNK` agents (one call below that).
 
         Raises:
             ExportError: not a phase-competition export, or an input of the wrong shape.
         """
         if not self.generalist:
             raise ExportError(f"{self.manifest_path}: an MLP export takes `obs`; use logits_and_actions.")
+        self._check(x)
         feeds = self._feeds(x)
-        logits, actions = self.session.run(None, feeds)
-        return logits, actions
+        n = x.n
+        if n <= CHUNK:
+            logits, actions = self.session.run(None, feeds)
+            return logits, actions
+        parts = [
+            self.session.run(None, {k: v[i : i + CHUNK] for k, v in feeds.items()})
+            for i in range(0, n, CHUNK)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def junction_logits_and_actions(
         self, junctions: Sequence[MovementInputs]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per-junction inputs of different sizes (each a batch, usually of one junction), padded
-        to the largest ``(M, P)`` and run in one call (measured faster than one call per shape,
-        BENCHMARKS.md); returns each one's logits (cut to its own ``P``) and actions."""
+        """Per-junction inputs of their own sizes (each a batch, usually of one junction): grouped
+        by ``(M, P)``, each group in one batch (measured faster than padding them all to one shape
+        on the 1,723-signal net, BENCHMARKS.md); returns each one's logits and actions, in order.
+
+        Raises:
+            ExportError: an input of the wrong shape (the message names the junction's index).
+        """
+        groups: dict[tuple[int, int], list[int]] = {}
         for k, j in enumerate(junctions):
-            self._feeds(j, where=f"junction {k}: ")
-        logits, actions = self.movement_logits_and_actions(MovementInputs.pad(junctions))
-        out, at = [], 0
-        for j in junctions:
-            n, p = j.n, j.served.shape[1]
-            out.append((logits[at : at + n, :p], actions[at : at + n]))
-            at += n
+            self._check(j, where=f"junction {k}: ")
+            groups.setdefault(np.shape(j.served)[1:], []).append(k)
+        out: list[Any] = [None] * len(junctions)
+        for index in groups.values():
+            members = [junctions[k] for k in index]
+            logits, actions = self.movement_logits_and_actions(MovementInputs.concat(members))
+            at = 0
+            for k, j in zip(index, members):
+                out[k] = (logits[at : at + j.n], actions[at : at + j.n])
+                at += j.n
         return out
 
-    def _feeds(self, x: MovementInputs, where: str = "") -> dict[str, np.ndarray]:
-        """The session's inputs from ``x``, with every shape checked against the others."""
-        arrays = {
-            "movements": np.asarray(x.movements, dtype=np.float32),
-            "served": np.asarray(x.served, dtype=np.float32),
-            "current": np.asarray(x.current, dtype=np.float32),
-            "time_in_green": np.asarray(x.time_in_green, dtype=np.float32),
-            "action_mask": np.asarray(x.action_mask, dtype=bool),
-        }
-        feats = arrays["movements"]
-        if feats.ndim != 3 or feats.shape[2] != MOVEMENT_FEATURES:
+    def _check(self, x: MovementInputs, where: str = "") -> None:
+        """Refuse inputs whose shapes do not fit each other or the manifest."""
+        shapes = {name: np.shape(v) for name, v in vars(x).items() if v is not None}
+        feats = shapes["movements"]
+        if len(feats) != 3 or feats[2] != MOVEMENT_FEATURES:
             raise ExportError(
-                f"{where}input movements has shape {feats.shape}; the policy in {self.manifest_path} "
+                f"{where}input movements has shape {feats}; the policy in {self.manifest_path} "
                 f"expects (N, M, {MOVEMENT_FEATURES}) (manifest field movement_features)."
             )
-        n, m = feats.shape[:2]
-        p = arrays["served"].shape[1] if arrays["served"].ndim == 3 else -1
+        n, m = feats[:2]
+        p = shapes["served"][1] if len(shapes["served"]) == 3 else -1
         expected = {"served": (n, p, m), "current": (n, p), "time_in_green": (n, 1), "action_mask": (n, p)}
         if self.context_size:
             if x.context is None:
@@ -191,7 +207,6 @@ class OnnxPolicy:
                     f"{where}input context is missing; the policy in {self.manifest_path} reads "
                     f"{self.context_size} neighbour entries (manifest field context_size)."
                 )
-            arrays["context"] = np.asarray(x.context, dtype=np.float32)
             expected["context"] = (n, self.context_size)
         elif x.context is not None:
             raise ExportError(
@@ -199,12 +214,19 @@ class OnnxPolicy:
                 "(manifest field context_size 0)."
             )
         for name, shape in expected.items():
-            if arrays[name].shape != shape or p < 1:
+            if shapes[name] != shape or p < 1:
                 raise ExportError(
-                    f"{where}input {name} has shape {arrays[name].shape}, expected {shape} "
+                    f"{where}input {name} has shape {shapes[name]}, expected {shape} "
                     f"(N={n}, P={p}, M={m} from movements and served; inputs in {self.manifest_path})."
                 )
-        return arrays
+
+    def _feeds(self, x: MovementInputs) -> dict[str, np.ndarray]:
+        """The session's inputs from (checked) ``x``, as the dtypes the graph takes."""
+        feeds = {
+            name: np.asarray(getattr(x, name), dtype=bool if name == "action_mask" else np.float32)
+            for name in movement_input_names(self.context_size)
+        }
+        return feeds
 
     def check_env(self, env: Any) -> MovementShape | None:
         """Refuse an environment the policy was not exported for; for a phase-competition export,
@@ -271,7 +293,12 @@ class OnnxPolicy:
 
 
 class OnnxController:
-    """The exported policy as a controller: all intersections in one batch per decision."""
+    """The exported policy as a controller: all intersections in one batch per decision.
+
+    Attributes:
+        movement_shape: after :meth:`reset`, the layout of the env's ``movement`` observations
+            (a phase-competition export; ``None`` for an MLP export).
+    """
 
     native = False
 
@@ -280,21 +307,21 @@ class OnnxController:
         self.env_config = self.policy.env_config
         self.name = name
         self._agents: list[str] = []
-        self._shape: MovementShape | None = None
+        self.movement_shape: MovementShape | None = None
 
     def reset(self, env: Any, seed: int | None = None) -> None:
         """Verify the scenario against the manifest before the first step."""
-        self._shape = self.policy.check_env(env)
+        self.movement_shape = self.policy.check_env(env)
         self._agents = list(env.possible_agents)
 
     def act(self, observations: dict[str, np.ndarray], infos: dict[str, dict]) -> dict[str, int]:
         agents = [a for a in self._agents if a in observations]
         obs = np.stack([observations[a] for a in agents])
         masks = np.stack([infos[a]["action_mask"] for a in agents])
-        if self._shape is None:
+        if self.movement_shape is None:
             _, actions = self.policy.logits_and_actions(obs, masks)
         else:  # phase competition: the env's padding is one (M, P) for all agents -> one call
-            x = self._shape.split(obs)
+            x = self.movement_shape.split(obs)
             x = MovementInputs(x.movements, x.served, x.current, masks, x.time_in_green, x.context)
             _, actions = self.policy.movement_logits_and_actions(x)
         return {a: int(x) for a, x in zip(agents, actions)}

@@ -9,12 +9,14 @@ movement and green counts), and each agent's rows are also cut to its own ``(M, 
 arrays, what a feed without the env would give). Then each path is timed, cycled over the recorded
 decisions, for ``--calls`` calls after a warm-up, with onnxruntime on one thread:
 
-* **env padding, one call**: the env's padded batch straight into one session call (what
-  ``onnx:PATH`` runs);
-* **per-junction arrays, padded, one call**: ``OnnxPolicy.junction_logits_and_actions`` (pads them
-  to the decision's largest ``(M, P)``, then one call), padding included in the time;
-* **per-junction arrays, grouped by (M, P)**: one call per distinct shape, no padding, grouping and
-  scattering included in the time.
+* **env padding, one call**: the env's padded batch straight into one session call;
+* **env padding, calls of CHUNK**: the same batch in calls of at most
+  :data:`agents.runtime.CHUNK` agents (what ``onnx:PATH`` runs: smaller intermediate tensors stay in
+  the CPU cache);
+* **per-junction arrays, padded, one call**: padded to the decision's largest ``(M, P)``, padding
+  included in the time;
+* **per-junction arrays, grouped by (M, P)**: ``OnnxPolicy.junction_logits_and_actions`` (one batch
+  per distinct shape, no padding; checks, grouping and scattering included in the time).
 
 All paths must choose the same greens on every decision (else the bench stops). A random policy
 costs the same as a trained one, so without ``--run`` a tiny phase-competition policy is trained on
@@ -29,7 +31,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.movement_inputs import MovementInputs  # noqa: E402
+from agents.runtime import CHUNK, movement_input_names  # noqa: E402
 
 
 def train_tiny(root: Path) -> Path:
@@ -88,7 +90,7 @@ def record(
         for _ in range(decisions):
             flat = np.stack([obs[a] for a in agents])
             masks = np.stack([infos[a]["action_mask"] for a in agents])
-            x = controller._shape.split(flat)
+            x = controller.movement_shape.split(flat)
             x = MovementInputs(x.movements, x.served, x.current, masks, x.time_in_green, x.context)
             padded.append(x)
             junctions.append([_cut(x, k, m, p) for k, (m, p) in enumerate(sizes)])
@@ -108,22 +110,32 @@ def _cut(x: MovementInputs, k: int, m: int, p: int) -> MovementInputs:
     )
 
 
-def grouped(policy: Any, junctions: list[MovementInputs]) -> np.ndarray:
-    """Actions of per-junction arrays, one session call per distinct ``(M, P)``."""
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+def padded_one_call(policy: Any, junctions: list[MovementInputs]) -> np.ndarray:
+    """Actions of per-junction arrays padded to the largest ``(M, P)``, in one session call."""
+    m = max(j.movements.shape[1] for j in junctions)
+    p = max(j.served.shape[1] for j in junctions)
+    n = len(junctions)
+    feats = np.zeros((n, m, junctions[0].movements.shape[2]), dtype=np.float32)
+    served = np.zeros((n, p, m), dtype=np.float32)
+    current = np.zeros((n, p), dtype=np.float32)
+    mask = np.zeros((n, p), dtype=bool)
     for k, j in enumerate(junctions):
-        groups[j.served.shape[1:]].append(k)
-    actions = np.empty(len(junctions), dtype=np.int64)
-    for index in groups.values():
-        parts = [junctions[k] for k in index]
-        stack = MovementInputs(
-            *(np.concatenate([getattr(j, f) for j in parts]) for f in ("movements", "served", "current")),
-            np.concatenate([j.action_mask for j in parts]),
-            np.concatenate([j.time_in_green for j in parts]),
-            None if parts[0].context is None else np.concatenate([j.context for j in parts]),
+        jm, jp = j.movements.shape[1], j.served.shape[1]
+        feats[k, :jm], served[k, :jp, :jm], current[k, :jp], mask[k, :jp] = (
+            j.movements[0],
+            j.served[0],
+            j.current[0],
+            j.action_mask[0],
         )
-        actions[index] = policy.movement_logits_and_actions(stack)[1]
-    return actions
+    t = np.concatenate([j.time_in_green for j in junctions])
+    ctx = None if junctions[0].context is None else np.concatenate([j.context for j in junctions])
+    feeds = dict(zip(movement_input_names(policy.context_size), (feats, served, current, t, mask, ctx)))
+    return policy.session.run(None, feeds)[1]
+
+
+def one_call(policy: Any, x: MovementInputs) -> np.ndarray:
+    """Actions of the env's padded batch in one session call, whatever its size."""
+    return policy.session.run(None, policy._feeds(x))[1]
 
 
 def time_calls(fn: Callable[[Any], Any], inputs: list[Any], calls: int, warmup: int = 10) -> np.ndarray:
@@ -160,19 +172,24 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.scenario or ["wuxi-ring"]:
             padded, junctions = record(controller, name, args.decisions)
             for x, js in zip(padded, junctions):
-                ref = policy.movement_logits_and_actions(x)[1]
+                ref = one_call(policy, x)
+                assert (policy.movement_logits_and_actions(x)[1] == ref).all()
                 assert (np.concatenate([a for _, a in policy.junction_logits_and_actions(js)]) == ref).all()
-                assert (grouped(policy, js) == ref).all(), "grouping changed a decision"
+                assert (padded_one_call(policy, js) == ref).all(), "padding changed a decision"
             shapes = {j.served.shape[1:] for j in junctions[0]}
             n, p, m = padded[0].served.shape
             real = sum(j.movements.shape[1] for j in junctions[0])
             paths = {
-                "env padding, one call": (lambda x: policy.movement_logits_and_actions(x), padded),
-                "per-junction, padded, one call": (policy.junction_logits_and_actions, junctions),
-                "per-junction, grouped by (M, P)": (lambda js: grouped(policy, js), junctions),
+                "env padding, one call": (lambda x: one_call(policy, x), padded),
+                f"env padding, calls of {CHUNK} (onnx:)": (policy.movement_logits_and_actions, padded),
+                "per-junction, padded, one call": (lambda js: padded_one_call(policy, js), junctions),
+                f"per-junction, grouped by (M, P), calls of {CHUNK} (runtime)": (
+                    policy.junction_logits_and_actions,
+                    junctions,
+                ),
             }
             times = {k: time_calls(fn, inputs, args.calls) * 1e3 for k, (fn, inputs) in paths.items()}
-            base = statistics.median(times["per-junction, padded, one call"])
+            base = statistics.median(times["env padding, one call"])
             for label, t in times.items():
                 rows.append(
                     f"| {name} | {n} | {len(shapes)} | {m} ({real / n:.1f}) | {p} | {label} | "
@@ -183,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.decisions} decisions cycled, {args.calls} calls per path, onnxruntime 1 thread"
     )
     print(
-        "| net | signals | distinct (M, P) | M padded (mean real) | P padded | path | median ms | p95 ms | / padded |"
+        "| net | signals | (M, P) shapes | M padded (mean) | P padded | path | median ms | p95 ms | / one call |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))

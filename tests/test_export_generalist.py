@@ -90,7 +90,7 @@ def _greedy(logits: np.ndarray) -> np.ndarray:
 
 
 def _split(controller, obs: np.ndarray, masks: np.ndarray) -> MovementInputs:
-    x = controller._shape.split(obs)
+    x = controller.movement_shape.split(obs)
     return MovementInputs(x.movements, x.served, x.current, masks, x.time_in_green, x.context)
 
 
@@ -128,12 +128,12 @@ def test_onnx_matches_pytorch_on_nets_of_different_shapes(generalist, core_scena
     from agents.controller import PolicyController
     from agents.export import MASKED_LOGIT
     from agents.export_generalist import torch_movement_logits
-    from agents.runtime import OnnxController
+    from agents.runtime import CHUNK, OnnxController
 
     run, folder = generalist
     torch_policy, onnx_controller = PolicyController(run), OnnxController(folder)
     net = torch_policy.model.policy.mlp_extractor
-    shapes = []
+    shapes, batches = [], []
     for scenario in (core_scenario, mixed_external):
         obs, masks, chosen, _, torch_chosen = _record(onnx_controller, scenario, 2, 20, torch_policy)
         x = _split(onnx_controller, obs, masks)
@@ -149,7 +149,9 @@ def test_onnx_matches_pytorch_on_nets_of_different_shapes(generalist, core_scena
         # the onnx: and ppo:RUN controllers (PyTorch on the flat observation) decided alike
         np.testing.assert_array_equal(chosen, actions)
         np.testing.assert_array_equal(torch_chosen, actions)
+        batches.append(len(obs))
     assert shapes[0] != shapes[1], shapes  # (P, M) of wuxi-core vs the mixed net
+    assert max(batches) > CHUNK > min(batches)  # the runtime's calls of CHUNK agents, and one call
 
 
 def test_junction_arrays_of_their_own_sizes_give_the_padded_decisions(generalist, mixed_external) -> None:
