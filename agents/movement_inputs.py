@@ -4,7 +4,8 @@ Torch-free (numpy only), because the ONNX runtime (:mod:`agents.runtime`) reads 
 as the training code (:mod:`agents.phase_competition`): :class:`MovementShape` says where each
 part sits in an observation vector, :meth:`MovementShape.split` cuts a batch of them (numpy arrays
 or torch tensors alike) into :class:`MovementInputs`. All-zero movement rows and all-zero, masked
-greens are padding, which the policy ignores (see :mod:`agents.phase_competition`).
+greens are padding, which the policy ignores (see :mod:`agents.phase_competition`), so junctions of
+different sizes may share one padded batch.
 
 Axes: ``N`` agents (junctions), ``M`` movements (signal links) of a junction, ``P`` green phases
 (action ``i`` is the junction's ``i``-th green), ``F`` = :data:`~envs.observations.MOVEMENT_FEATURES`,
@@ -50,13 +51,11 @@ class MovementInputs:
     @staticmethod
     def concat(batches: Sequence[MovementInputs]) -> MovementInputs:
         """One batch of batches of the same ``M`` and ``P`` (numpy)."""
-        fields = vars(batches[0]).keys()
+        first = vars(batches[0])
         return MovementInputs(
             **{
-                f: None
-                if getattr(batches[0], f) is None
-                else np.concatenate([getattr(b, f) for b in batches])
-                for f in fields
+                f: None if v is None else np.concatenate([getattr(b, f) for b in batches])
+                for f, v in first.items()
             }
         )
 

@@ -25,12 +25,8 @@ from torch import nn
 from agents.movement_inputs import MovementInputs, MovementShape
 from envs.observations import MOVEMENT_FEATURES
 
-__all__ = [
-    "MovementShape",
-    "PhaseCompetition",
-    "PhaseCompetitionPolicy",
-    "greedy_green",
-]  # MovementShape: torch-free home
+# MovementShape lives in the torch-free agents.movement_inputs (the ONNX runtime reads it too)
+__all__ = ["MovementShape", "PhaseCompetition", "PhaseCompetitionPolicy", "greedy_green"]
 
 
 #: logits this close to the best count as a tie (float32 rounding is ~1e-7 at these magnitudes)

@@ -13,10 +13,10 @@ decisions, for ``--calls`` calls after a warm-up, with onnxruntime on one thread
 * **env padding, calls of CHUNK**: the same batch in calls of at most
   :data:`agents.runtime.CHUNK` agents (what ``onnx:PATH`` runs: smaller intermediate tensors stay in
   the CPU cache);
-* **per-junction arrays, padded, one call**: padded to the decision's largest ``(M, P)``, padding
-  included in the time;
-* **per-junction arrays, grouped by (M, P)**: ``OnnxPolicy.junction_logits_and_actions`` (one batch
-  per distinct shape, no padding; checks, grouping and scattering included in the time).
+* **per-junction arrays, padded**: checked as the runtime checks them, padded to the decision's
+  largest ``(M, P)``, then run as ``onnx:`` runs a batch;
+* **per-junction arrays, grouped by (M, P)**: ``OnnxPolicy.junction_logits_and_actions`` (the same
+  checks, one batch per distinct shape, no padding; grouping and scattering included in the time).
 
 All paths must choose the same greens on every decision (else the bench stops). A random policy
 costs the same as a trained one, so without ``--run`` a tiny phase-competition policy is trained on
@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.movement_inputs import MovementInputs  # noqa: E402
-from agents.runtime import CHUNK, movement_input_names  # noqa: E402
+from agents.runtime import CHUNK  # noqa: E402
 
 
 def train_tiny(root: Path) -> Path:
@@ -86,16 +86,16 @@ def record(
         controller.reset(env, 1)
         agents = list(env.possible_agents)
         sizes = [(env.specs[a].link_lanes.shape[0], env.phase_sets[a].n_greens) for a in agents]
-        padded, junctions = [], []
+        batches, junctions = [], []
         for _ in range(decisions):
             flat = np.stack([obs[a] for a in agents])
             masks = np.stack([infos[a]["action_mask"] for a in agents])
             x = controller.movement_shape.split(flat)
             x = MovementInputs(x.movements, x.served, x.current, masks, x.time_in_green, x.context)
-            padded.append(x)
+            batches.append(x)
             junctions.append([_cut(x, k, m, p) for k, (m, p) in enumerate(sizes)])
             obs, _, _, _, infos = env.step(controller.act(obs, infos))
-    return padded, junctions
+    return batches, junctions
 
 
 def _cut(x: MovementInputs, k: int, m: int, p: int) -> MovementInputs:
@@ -110,8 +110,10 @@ def _cut(x: MovementInputs, k: int, m: int, p: int) -> MovementInputs:
     )
 
 
-def padded_one_call(policy: Any, junctions: list[MovementInputs]) -> np.ndarray:
-    """Actions of per-junction arrays padded to the largest ``(M, P)``, in one session call."""
+def padded(policy: Any, junctions: list[MovementInputs]) -> np.ndarray:
+    """Actions of per-junction arrays, checked as the runtime checks them, padded to the largest
+    ``(M, P)`` and run in calls of :data:`~agents.runtime.CHUNK` agents."""
+    policy.check_junctions(junctions)
     m = max(j.movements.shape[1] for j in junctions)
     p = max(j.served.shape[1] for j in junctions)
     n = len(junctions)
@@ -119,18 +121,13 @@ def padded_one_call(policy: Any, junctions: list[MovementInputs]) -> np.ndarray:
     served = np.zeros((n, p, m), dtype=np.float32)
     current = np.zeros((n, p), dtype=np.float32)
     mask = np.zeros((n, p), dtype=bool)
-    for k, j in enumerate(junctions):
+    for k, j in enumerate(junctions):  # one junction each (record() cuts them so)
         jm, jp = j.movements.shape[1], j.served.shape[1]
-        feats[k, :jm], served[k, :jp, :jm], current[k, :jp], mask[k, :jp] = (
-            j.movements[0],
-            j.served[0],
-            j.current[0],
-            j.action_mask[0],
-        )
+        feats[k, :jm], served[k, :jp, :jm] = j.movements[0], j.served[0]
+        current[k, :jp], mask[k, :jp] = j.current[0], j.action_mask[0]
     t = np.concatenate([j.time_in_green for j in junctions])
     ctx = None if junctions[0].context is None else np.concatenate([j.context for j in junctions])
-    feeds = dict(zip(movement_input_names(policy.context_size), (feats, served, current, t, mask, ctx)))
-    return policy.session.run(None, feeds)[1]
+    return policy.movement_logits_and_actions(MovementInputs(feats, served, current, mask, t, ctx))[1]
 
 
 def one_call(policy: Any, x: MovementInputs) -> np.ndarray:
@@ -170,23 +167,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"policy: {run if args.run else 'tiny run trained now'}; context {policy.context_size}")
         rows = []
         for name in args.scenario or ["wuxi-ring"]:
-            padded, junctions = record(controller, name, args.decisions)
-            for x, js in zip(padded, junctions):
+            padded_batches, junctions = record(controller, name, args.decisions)
+            for x, js in zip(padded_batches, junctions):
                 ref = one_call(policy, x)
                 assert (policy.movement_logits_and_actions(x)[1] == ref).all()
                 assert (np.concatenate([a for _, a in policy.junction_logits_and_actions(js)]) == ref).all()
-                assert (padded_one_call(policy, js) == ref).all(), "padding changed a decision"
+                assert (padded(policy, js) == ref).all(), "padding changed a decision"
             shapes = {j.served.shape[1:] for j in junctions[0]}
-            n, p, m = padded[0].served.shape
+            n, p, m = padded_batches[0].served.shape
             real = sum(j.movements.shape[1] for j in junctions[0])
             paths = {
-                "env padding, one call": (lambda x: one_call(policy, x), padded),
-                f"env padding, calls of {CHUNK} (onnx:)": (policy.movement_logits_and_actions, padded),
-                "per-junction, padded, one call": (lambda js: padded_one_call(policy, js), junctions),
-                f"per-junction, grouped by (M, P), calls of {CHUNK} (runtime)": (
-                    policy.junction_logits_and_actions,
-                    junctions,
+                "env padding, one call": (lambda x: one_call(policy, x), padded_batches),
+                f"env padding, calls of {CHUNK} (onnx:)": (
+                    policy.movement_logits_and_actions,
+                    padded_batches,
                 ),
+                "per-junction, padded": (lambda js: padded(policy, js), junctions),
+                "per-junction, grouped by (M, P) (runtime)": (policy.junction_logits_and_actions, junctions),
             }
             times = {k: time_calls(fn, inputs, args.calls) * 1e3 for k, (fn, inputs) in paths.items()}
             base = statistics.median(times["env padding, one call"])
