@@ -104,9 +104,12 @@ class PolicyController:
         if self._shape is not None:  # any padding: the network reads the layout it is given
             import torch
 
+            from agents.phase_competition import greedy_green
+
             with torch.no_grad():
-                logits = self.model.policy.mlp_extractor.logits(torch.as_tensor(obs), self._shape).numpy()
-            actions = np.where(masks, logits, -np.inf).argmax(axis=1)
+                logits = self.model.policy.mlp_extractor.logits(torch.as_tensor(obs), self._shape)
+                masked = torch.where(torch.as_tensor(masks), logits, -torch.inf)
+                actions = greedy_green(masked).numpy()  # near-ties as the ONNX export breaks them
         else:
             actions, _ = self.model.predict(obs, deterministic=True, action_masks=masks)
         return {a: int(x) for a, x in zip(agents, actions)}

@@ -2,7 +2,7 @@
 
     python -m agents.export runs/wuxi-core__mappo__0__20261129-070000 [--out DIR]
 
-The ONNX graph takes ``obs`` (batch x obs_size, float32) and ``action_mask`` (batch x n_actions,
+An MLP policy's ONNX graph takes ``obs`` (batch x obs_size, float32) and ``action_mask`` (batch x n_actions,
 bool) and returns ``logits`` (masked: forbidden actions get -1e9) and ``action`` (the arg-max, i.e.
 the deterministic policy). Observation normalisation would be folded in here too (training normalises
 rewards only, so there is none), and action masking is inside the graph, so the runtime
@@ -11,6 +11,10 @@ rewards only, so there is none), and action masking is inside the graph, so the 
 The manifest lists the intersections the policy was trained on with their green phase states, the
 observation layout, the decision/yellow/min/max-green timing, package versions, the training run and
 the sha256 of ``policy.onnx``; the runtime refuses a scenario that does not match it.
+
+A phase-competition policy (``ppo.policy: phase_competition``) reads any junction: its graph takes
+the movement inputs with dynamic agent, movement and phase axes, and its manifest describes the
+per-movement features instead of padded slots (:mod:`agents.export_generalist`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from torch import nn
 
 from agents.controller import find_run_files
 from agents.runs import package_versions
-from core.errors import ExportError, TSCError
+from agents.runtime import MLP_FORMAT
+from core.errors import TSCError
 from core.files import atomic_write, atomic_write_text, sha256
 from envs import TrafficSignalEnv
 
@@ -102,21 +107,86 @@ def observation_layout(env: TrafficSignalEnv) -> list[dict[str, Any]]:
     return blocks
 
 
-def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Write ``policy.onnx`` and ``policy.json`` for a trained run; returns the manifest path."""
-    from sb3_contrib import MaskablePPO
+def write_onnx(
+    graph: nn.Module,
+    dummy: tuple[th.Tensor, ...],
+    path: Path,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    """Trace ``graph`` on ``dummy`` into ``path`` (atomically), with named dynamic axes.
 
+    The TorchScript exporter (``dynamo=False``; torch warns that it is deprecated): the dynamo
+    exporter needs ``onnxscript``, which is not a dependency of this project. Tracing records the
+    sizes read from the input tensors as graph operations, so the axes named in ``dynamic_axes``
+    stay free (the parity tests run other sizes than the dummy's).
+    """
+
+    def write(target: Path) -> None:
+        th.onnx.export(
+            graph,
+            dummy,
+            str(target),
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=OPSET,
+            dynamo=False,
+            dynamic_axes=dynamic_axes,
+        )
+
+    atomic_write(path, write)
+
+
+def timing(env_config: Any) -> dict[str, Any]:
+    """What the deployment must reproduce around the policy: decision interval, yellow, min/max
+    green, the starvation guard and the action mode."""
+    c = env_config
+    return {
+        "delta_time": c.delta_time,
+        "yellow_time": c.yellow_time,
+        "min_green": c.min_green,
+        "max_green": c.max_green,
+        "max_red": c.max_red,
+        "action_mode": c.action_mode,
+    }
+
+
+def provenance(model_path: Path, run_dir: Path, model: Any, scenario: str, onnx_path: Path) -> dict[str, Any]:
+    """The manifest entries that say which file came from which training run."""
+    return {
+        "model": onnx_path.name,
+        "sha256": sha256(onnx_path),
+        "training_run": str(run_dir.resolve()),
+        "trained_model": model_path.name,
+        "num_timesteps": int(model.num_timesteps),
+        "scenario": scenario,
+    }
+
+
+def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write ``policy.onnx`` and ``policy.json`` for a trained run; returns the manifest path.
+
+    An MLP policy is exported for its training scenario's padded observation
+    (:data:`~agents.runtime.MLP_FORMAT`); a phase-competition policy with dynamic movement and
+    phase axes, for any junction (:mod:`agents.export_generalist`).
+    """
     from agents.controller import PolicyController
 
     model_path, run_dir = find_run_files(run_or_model)
     controller = PolicyController(model_path)
-    config = controller.config
-    if controller.layout_free:
-        raise ExportError(
-            f"{model_path}: a phase_competition policy reads any junction layout, which the ONNX "
-            "export (fixed observation size) does not capture yet; evaluate it with ppo:RUN_DIR."
-        )
     out = Path(out_dir) if out_dir else run_dir / "export"
+    if controller.layout_free:
+        from agents.export_generalist import export_phase_competition
+
+        return export_phase_competition(controller, out)
+    return _export_mlp(controller, out)
+
+
+def _export_mlp(controller: Any, out: Path) -> Path:
+    from sb3_contrib import MaskablePPO
+
+    model_path, run_dir, config = controller.model_path, controller.run_dir, controller.config
     out.mkdir(parents=True, exist_ok=True)
     env = TrafficSignalEnv(config.resolve_scenario(), config.env)
     try:
@@ -130,44 +200,22 @@ def export(run_or_model: str | Path, out_dir: str | Path | None = None) -> Path:
         graph = _ActorGraph(model.policy).eval()
         dummy = (th.zeros(2, n_obs), th.ones(2, n_actions, dtype=th.bool))
         onnx_path = out / "policy.onnx"
-
-        def write(path: Path) -> None:
-            th.onnx.export(
-                graph,
-                dummy,
-                str(path),
-                input_names=["obs", "action_mask"],
-                output_names=["logits", "action"],
-                opset_version=OPSET,
-                dynamo=False,
-                dynamic_axes={
-                    "obs": {0: "batch"},
-                    "action_mask": {0: "batch"},
-                    "logits": {0: "batch"},
-                    "action": {0: "batch"},
-                },
-            )
-
-        atomic_write(onnx_path, write)
+        batch = {0: "batch"}
+        write_onnx(
+            graph,
+            dummy,
+            onnx_path,
+            ["obs", "action_mask"],
+            ["logits", "action"],
+            {"obs": batch, "action_mask": batch, "logits": batch, "action": batch},
+        )
         manifest = {
-            "format": "wuxi-tsc-policy/1",
-            "model": "policy.onnx",
-            "sha256": sha256(onnx_path),
-            "training_run": str(run_dir.resolve()),
-            "trained_model": model_path.name,
-            "num_timesteps": int(model.num_timesteps),
-            "scenario": config.scenario,
+            "format": MLP_FORMAT,
+            **provenance(model_path, run_dir, model, config.scenario, onnx_path),
             "inputs": {"obs": [None, n_obs], "action_mask": [None, n_actions]},
             "outputs": {"logits": [None, n_actions], "action": [None]},
             "env_config": config.env.model_dump(mode="json"),
-            "timing": {
-                "delta_time": config.env.delta_time,
-                "yellow_time": config.env.yellow_time,
-                "min_green": config.env.min_green,
-                "max_green": config.env.max_green,
-                "max_red": config.env.max_red,
-                "action_mode": config.env.action_mode,
-            },
+            "timing": timing(config.env),
             "observation": {
                 "name": config.env.observation,
                 "size": n_obs,

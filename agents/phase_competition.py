@@ -16,35 +16,35 @@ Only ``action_mode: phase`` (one action per green).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch as th
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from torch import nn
 
+from agents.movement_inputs import MovementInputs, MovementShape
 from envs.observations import MOVEMENT_FEATURES
 
+# MovementShape lives in the torch-free agents.movement_inputs (the ONNX runtime reads it too)
+__all__ = ["MovementShape", "PhaseCompetition", "PhaseCompetitionPolicy", "greedy_green"]
 
-@dataclass(frozen=True)
-class MovementShape:
-    """How a ``movement`` observation vector is laid out (the env's padding, not the policy's).
 
-    Attributes:
-        movements: movements per agent (``dims.max_movements``).
-        phases: greens per agent (``dims.max_phases``; also the number of actions).
-        context: trailing entries after the phase block (neighbour summaries; 0 without).
+#: logits this close to the best count as a tie (float32 rounding is ~1e-7 at these magnitudes)
+TIE_TOLERANCE = 1e-5
+
+
+def greedy_green(masked_logits: th.Tensor) -> th.Tensor:
+    """``(n,)`` the deterministic policy's choice: the first green whose logit is within
+    :data:`TIE_TOLERANCE` of the best (masked greens must score far below).
+
+    Greens that serve alike-looking movements (empty approaches, say) score the same up to float
+    rounding, and the rounding differs between PyTorch and onnxruntime: a plain arg-max would then
+    pick the green by noise, and the exported file would decide otherwise than the trained policy.
+    The ONNX graph (:mod:`agents.export_generalist`) and ``ppo:RUN`` both use this rule.
     """
-
-    movements: int
-    phases: int
-    context: int = 0
-
-    @property
-    def size(self) -> int:
-        """Length of the observation vector."""
-        m, p = self.movements, self.phases
-        return m * MOVEMENT_FEATURES + p * m + 2 * p + 1 + self.context
+    best = masked_logits.max(dim=1, keepdim=True).values
+    near = (masked_logits >= best - TIE_TOLERANCE).to(masked_logits.dtype)
+    return th.argmax(near, dim=1)  # the first of the maxima (ONNX ArgMax: select_last_index=0)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -71,41 +71,40 @@ class PhaseCompetition(nn.Module):
         self.latent_dim_pi = shape.phases
         self.latent_dim_vf = 1
 
-    def _parts(self, obs: th.Tensor, shape: MovementShape) -> dict[str, th.Tensor]:
-        m, p, f = shape.movements, shape.phases, MOVEMENT_FEATURES
-        n = obs.shape[0]
-        at = m * f
-        feats = obs[:, :at].reshape(n, m, f)
-        member = obs[:, at : at + p * m].reshape(n, p, m)
-        at += p * m
-        current, t = obs[:, at : at + p], obs[:, at + 2 * p : at + 2 * p + 1]
-        context = obs[:, at + 2 * p + 1 : at + 2 * p + 1 + shape.context]
-        enc = th.tanh(self.encoder(feats))  # (n, m, h)
-        valid = feats[:, :, MOVEMENT_FEATURES - 1 : MOVEMENT_FEATURES]  # (n, m, 1)
+    def embed(self, movements: th.Tensor, served: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """``(phase (n, p, h), pooled (n, h))``: each green's mean movement embedding, and the mean
+        over the junction's real movements (the ``real`` feature marks them)."""
+        enc = th.tanh(self.encoder(movements))  # (n, m, h)
+        valid = movements[:, :, MOVEMENT_FEATURES - 1 : MOVEMENT_FEATURES]  # (n, m, 1)
         pooled = (enc * valid).sum(dim=1) / valid.sum(dim=1).clamp(min=1.0)  # (n, h)
-        served = member.sum(dim=2, keepdim=True).clamp(min=1.0)
-        phase = th.bmm(member, enc) / served  # (n, p, h): mean over the movements each green serves
-        return {"phase": phase, "pooled": pooled, "current": current, "t": t, "context": context}
+        count = served.sum(dim=2, keepdim=True).clamp(min=1.0)
+        phase = th.bmm(served, enc) / count  # (n, p, h): mean over the movements each green serves
+        return phase, pooled
+
+    def score(self, x: MovementInputs) -> th.Tensor:
+        """``(n, p)`` logits from split inputs of any ``m`` and ``p`` (sizes are read from the
+        tensors, so a traced graph keeps them dynamic: the ONNX export)."""
+        phase, pooled = self.embed(x.movements, x.served)
+        p = x.served.shape[1]
+        inputs = [
+            phase,
+            pooled[:, None, :].expand(-1, p, -1),
+            x.current[:, :, None],
+            x.time_in_green[:, None, :].expand(-1, p, -1),
+        ]
+        if self.shape.context:
+            inputs.append(x.context[:, None, :].expand(-1, p, -1))
+        return self.scorer(th.cat(inputs, dim=2))[:, :, 0]
 
     def logits(self, obs: th.Tensor, shape: MovementShape | None = None) -> th.Tensor:
         """``(n, phases)`` logits of observations laid out as ``shape`` (default: the training one)."""
-        shape = shape or self.shape
-        x = self._parts(obs, shape)
-        n, p = obs.shape[0], shape.phases
-        inputs = [
-            x["phase"],
-            x["pooled"][:, None, :].expand(n, p, -1),
-            x["current"][:, :, None],
-            x["t"][:, None, :].expand(n, p, 1),
-        ]
-        if self.shape.context:
-            inputs.append(x["context"][:, None, :].expand(n, p, -1))
-        return self.scorer(th.cat(inputs, dim=2))[:, :, 0]
+        return self.score((shape or self.shape).split(obs))
 
     def values(self, obs: th.Tensor, shape: MovementShape | None = None) -> th.Tensor:
         """``(n, 1)`` state values."""
-        x = self._parts(obs, shape or self.shape)
-        inputs = [x["pooled"]] + ([x["context"]] if self.shape.context else [])
+        x = (shape or self.shape).split(obs)
+        _, pooled = self.embed(x.movements, x.served)
+        inputs = [pooled] + ([x.context] if self.shape.context else [])
         return self.value_net(th.cat(inputs, dim=1))
 
     def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:

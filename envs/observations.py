@@ -240,7 +240,28 @@ class QueueObservation:
         )
 
 
-MOVEMENT_FEATURES = 7  # per movement: in density, in queue, near, near moving, out density, green now, real
+#: The ``movement`` observation's features per movement, in order: ``(name, meaning and normalisation)``
+#: (also what an exported phase-competition policy's manifest tells ops to feed it).
+MOVEMENT_FEATURE_SPEC: tuple[tuple[str, str], ...] = (
+    (
+        "in_density",
+        "vehicles on the incoming lane / its jam capacity (lane length / 7.5 m), clipped to [0, 1]",
+    ),
+    ("in_queue", "halting vehicles (< 0.1 m/s) on the incoming lane / its jam capacity, clipped to [0, 1]"),
+    (
+        "near",
+        "vehicles within approach_zone m of the stop line / (min(approach_zone, lane length) / 7.5 m), "
+        "clipped to [0, 1]",
+    ),
+    (
+        "near_moving",
+        "moving vehicles (>= 0.1 m/s) within approach_zone m of the stop line / the same, clipped",
+    ),
+    ("out_density", "vehicles on the outgoing lane / its jam capacity, clipped to [0, 1]"),
+    ("green_now", "1 if the current green serves this movement, else 0"),
+    ("real", "1 for a real movement, 0 for a padding row (padding rows are all zero)"),
+)
+MOVEMENT_FEATURES = len(MOVEMENT_FEATURE_SPEC)  # 7
 
 
 @register_observation("movement")

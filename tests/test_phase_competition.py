@@ -12,7 +12,7 @@ import torch
 from tiny import train_tiny
 
 from agents.phase_competition import MovementShape, PhaseCompetition
-from core.errors import ConfigError, ExportError
+from core.errors import ConfigError
 from envs import TrafficSignalEnv
 from envs.observations import MOVEMENT_FEATURES
 
@@ -132,7 +132,17 @@ def test_one_trained_policy_runs_on_nets_of_other_shapes(
                 obs, _, _, _, infos = env.step(actions)
             assert len(chosen) > 1
     assert any(size != trained_on for size in sizes)  # a layout the policy was not trained on
+    # exported (no neighbour context here), the file drives the mixed net as the PyTorch policy does
     from agents.export import export
+    from agents.runtime import OnnxController
 
-    with pytest.raises(ExportError, match="phase_competition policy reads any junction layout"):
-        export(run)  # not yet: the ONNX graph has a fixed observation size
+    onnx_controller = OnnxController(export(run))
+    assert onnx_controller.policy.context_size == 0
+    with TrafficSignalEnv(mixed_external, onnx_controller.env_config) as env:
+        obs, infos = env.reset(seed=2)
+        controller.reset(env, 2)
+        onnx_controller.reset(env, 2)
+        for _ in range(30):
+            actions = onnx_controller.act(obs, infos)
+            assert actions == controller.act(obs, infos)
+            obs, _, _, _, infos = env.step(actions)
