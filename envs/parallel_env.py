@@ -302,6 +302,13 @@ class TrafficSignalEnv(ParallelEnv):
         return self._batch
 
     @property
+    def truth_state(self) -> BatchState:
+        """The latest snapshot on ground truth (what the rewards and infos read): the same object as
+        :attr:`batch_state` under the ``detectors`` sensing model. Its approach-zone counts are read
+        only where something uses them (``hybrid``, ``critic_truth``), zeros otherwise."""
+        return self._truth
+
+    @property
     def batch_layout(self) -> BatchLayout:
         """Every agent's lanes, movements and neighbours as index arrays (static)."""
         return self._layout
