@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,42 @@ def test_eval_penetrations_expand_into_one_entry_each() -> None:
     assert {e.sweep for e in c.controllers[1:]} == {"mp"} and c.controllers[1].sensing.model == "connected"
     with pytest.raises(ConfigError, match="penetration"):
         make_eval_config(controllers=[{"spec": "max_pressure", "penetrations": [2.0]}])
+
+
+def test_a_sensing_sweep_evaluates_and_reports(tmp_path, tmp_cache) -> None:
+    from evaluation import run
+
+    config = make_eval_config(
+        scenarios=[{"name": "wuxi-single", "horizon": 240}],
+        controllers=["max_pressure", {"spec": "max_pressure", "label": "mp", "penetrations": [0.0, 1.0]}],
+        seeds=[1],
+        workers=0,
+        reference="max_pressure",
+        out=str(tmp_path / "res"),
+        cache_dir=str(tmp_cache),
+    )
+    out = run(config, progress=False, plots=True)
+    delay = {}
+    for label in ("max_pressure", "mp_p0", "mp_p100"):
+        (record,) = (out / "episodes").glob(f"*/{label}/seed_1.json")
+        delay[label] = json.loads(record.read_text())["metrics"]["delay"]
+    assert delay["mp_p100"] == pytest.approx(delay["max_pressure"])  # 100% connected = the detectors
+    assert delay["mp_p0"] != pytest.approx(delay["max_pressure"])  # blind: another trajectory
+    table = (out / "sensing.md").read_text()
+    assert "| `mp` |" in table and "p=100%" in table and "`max_pressure` (reference)" in table
+    (plot,) = (out / "plots").glob("*_sensing.png")
+    assert plot.stat().st_size > 1000
+    with pytest.raises(ConfigError, match="SUMO-native"):
+        run(make_eval_config(config, controllers=[{"spec": "actuated", "sensing": {"model": "connected"}}]))
+
+
+def test_the_cost_bench_runs_a_tiny_episode(tmp_cache) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import sensing_cost
+    from common import isolated
+
+    wall, sim, n = isolated(sensing_cost.episode, "wuxi-single", 60.0, "connected p=100%")
+    assert n == 30 and 0 < sim < wall
