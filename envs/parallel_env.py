@@ -44,6 +44,11 @@ class TrafficSignalEnv(ParallelEnv):
     by the observation function and the padding ``max_lanes``/``max_phases``, optionally followed by
     each neighbour's (density, queue).
 
+    **Sensing**: ``config.sensing`` chooses what the observation and the heuristics see: SUMO's
+    lane sensors (``detectors``), only the connected vehicles at a penetration rate (``connected``),
+    or stop-line detectors plus connected vehicles (``hybrid``); the layout is the same for all
+    (:mod:`envs.sensing`). Rewards and the info's metrics always read ground truth.
+
     **Rewards**: a registered reward per agent (``queue``, ``pressure``, ``wait_change``, ``delay``),
     optionally plus ``neighbour_reward_weight`` times the neighbours' rewards (MA2C).
 

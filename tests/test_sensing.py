@@ -107,6 +107,14 @@ def test_equipped_sets_follow_the_seed_and_nest_across_penetrations() -> None:
     assert not equipped(7, 0.0) and equipped(7, 1.0) == set(ids)
 
 
+def test_vehicle_types_can_be_equipped_first() -> None:
+    s = _sensing(penetration=0.0, type_penetration={"bus": 1.0, "taxi": 0.5})
+    s.reset(3)
+    assert all(s.is_equipped(f"b{i}", "bus") for i in range(50))
+    assert not any(s.is_equipped(f"c{i}", "car") for i in range(50))
+    assert 10 < sum(s.is_equipped(f"t{i}", "taxi") for i in range(100)) < 90
+
+
 def test_penetration_range_is_drawn_per_episode_from_its_seed() -> None:
     s = _sensing(penetration_range=(0.1, 1.0))
     draws = []
