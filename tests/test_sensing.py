@@ -207,5 +207,5 @@ def test_the_cost_bench_runs_a_tiny_episode(tmp_cache) -> None:
     import sensing_cost
     from common import isolated
 
-    wall, sim, n = isolated(sensing_cost.episode, "wuxi-single", 60.0, "connected p=100%")
-    assert n == 30 and 0 < sim < wall
+    wall, sim, n, sensing = isolated(sensing_cost.episode, "wuxi-single", 60.0, "connected p=100%")
+    assert n == 30 and 0 < sim < wall and 0 < sensing < wall - sim
