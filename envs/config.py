@@ -10,11 +10,64 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from core.config import validate
 from envs.signals import SignalTiming
+
+
+class SensingConfig(BaseModel):
+    """Where the observation's traffic data come from (:mod:`envs.sensing`): rewards, the info's
+    metrics and the evaluation's measurements always stay on ground truth.
+
+    Attributes:
+        model: ``detectors`` (SUMO's lane sensors: every vehicle, today's default), ``connected``
+            (only the equipped vehicles' messages: position, speed, waiting time) or ``hybrid``
+            (stop-line detectors in the approach zones plus connected data upstream).
+        penetration: share of vehicles equipped, in [0, 1] (``connected`` / ``hybrid``).
+        penetration_range: ``[low, high]``: draw the penetration uniformly per episode from the
+            episode seed instead (training for unknown or low penetration); ``None`` = fixed.
+        type_penetration: share equipped per SUMO vehicle type id (e.g. ``{bus: 1.0}``: buses and
+            taxis first); types not listed use ``penetration``.
+        estimator: how the unequipped traffic is estimated from the equipped: ``none`` (equipped
+            counts as they are), ``scale`` (counts and waiting times divided by the penetration) or
+            ``queue_tail`` (``scale``, with each lane's queue raised to the one that the farthest
+            halted equipped vehicle implies).
+        latency: message age (s): the observation uses the readings of this many seconds ago,
+            rounded to whole decisions.
+        drop_rate: probability that a vehicle's message of a decision is lost, in [0, 1).
+        position_noise: standard deviation of the reported position along the lane (m).
+        seed: salt of the equipped-vehicle draw (with the episode seed): the same seeds equip the
+            same vehicles.
+        critic_truth: the asymmetric critic (CVLight): with ``critic_obs`` the critic's part of the
+            observation is built from ground truth (the agent's own and its neighbours'), the
+            actor's part from the sensed data.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["detectors", "connected", "hybrid"] = "detectors"
+    penetration: float = Field(1.0, ge=0, le=1)
+    penetration_range: tuple[float, float] | None = None
+    type_penetration: dict[str, float] = Field(default_factory=dict)
+    estimator: Literal["none", "scale", "queue_tail"] = "scale"
+    latency: float = Field(0.0, ge=0)
+    drop_rate: float = Field(0.0, ge=0, lt=1)
+    position_noise: float = Field(0.0, ge=0)
+    seed: int = 0
+    critic_truth: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> SensingConfig:
+        if self.penetration_range is not None:
+            lo, hi = self.penetration_range
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"penetration_range {[lo, hi]}: give 0 <= low <= high <= 1")
+        bad = {t: v for t, v in self.type_penetration.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"type_penetration {bad}: each share must be in [0, 1]")
+        return self
 
 
 class EnvConfig(SignalTiming):
@@ -64,6 +117,7 @@ class EnvConfig(SignalTiming):
             of all running vehicles has been halting for ``jam_patience`` seconds; ``None`` disables.
         jam_patience: seconds of sustained jam before ending the episode.
         sumo_args: extra SUMO command-line options.
+        sensing: the observation's data source and its penetration (:class:`SensingConfig`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -86,6 +140,15 @@ class EnvConfig(SignalTiming):
     jam_halting_fraction: float | None = Field(None, gt=0, le=1)
     jam_patience: float = Field(300.0, gt=0)
     sumo_args: tuple[str, ...] = ()
+    sensing: SensingConfig = Field(default_factory=SensingConfig)
+
+    @model_validator(mode="after")
+    def _check_sensing(self) -> EnvConfig:
+        if self.sensing.critic_truth and not self.critic_obs:
+            raise ValueError(
+                "sensing.critic_truth needs critic_obs: true (the critic's part of the observation)"
+            )
+        return self
 
     @field_validator("reward", mode="before")
     @classmethod

@@ -495,6 +495,54 @@ class SumoConnection:
 
         return self._call("lane.getCO2Emission", read) if lanes else np.zeros(0)
 
+    # ------------------------------------------------------------------ connected vehicles
+    def lane_vehicle_ids(self) -> list[tuple[int, tuple[str, ...]]]:
+        """``(row, vehicle ids)`` of every subscribed lane with vehicles on it at the last step (rows
+        as in :meth:`lane_matrix`): who is there to broadcast (:mod:`envs.sensing` keeps the
+        equipped). In-process, one vehicle count per edge first spares the calls of empty edges."""
+        lanes = self._lanes
+        if self.backend == "libsumo":
+            native = getattr(self._api, "_libsumo", None)
+            get = getattr(native, "lane_getLastStepVehicleIDs", None) or self._api.lane.getLastStepVehicleIDs
+
+            def read() -> list[tuple[int, tuple[str, ...]]]:
+                busy_edges = np.array([self._edge_count(e) > 0 for e in self._edges], dtype=bool)
+                out = []
+                for i in np.flatnonzero(busy_edges[self._lane_edge]).tolist():
+                    ids = get(lanes[i])
+                    if ids:
+                        out.append((i, tuple(ids)))
+                return out
+
+            return self._call("lane vehicle ids", read)
+        get = self._api.lane.getLastStepVehicleIDs
+        return self._call(
+            "lane.getLastStepVehicleIDs",
+            lambda: [(i, tuple(ids)) for i, lane in enumerate(lanes) if (ids := get(lane))],
+        )
+
+    def vehicle_states(self, vehicle_ids: Sequence[str]) -> np.ndarray:
+        """``(n, 3)``: position on its lane (m), speed (m/s) and waiting time (s, SUMO's
+        ``getWaitingTime``: seconds below 0.1 m/s since it last moved) of each vehicle: what an
+        equipped vehicle broadcasts."""
+        veh = self._api.vehicle
+        native = getattr(self._api, "_libsumo", None) if self.backend == "libsumo" else None
+        pos = getattr(native, "vehicle_getLanePosition", None) or veh.getLanePosition
+        speed = getattr(native, "vehicle_getSpeed", None) or veh.getSpeed
+        wait = getattr(native, "vehicle_getWaitingTime", None) or veh.getWaitingTime
+
+        def read() -> np.ndarray:
+            out = np.zeros((len(vehicle_ids), 3))
+            for k, v in enumerate(vehicle_ids):
+                out[k] = (pos(v), speed(v), wait(v))
+            return out
+
+        return self._call("vehicle states", read)
+
+    def vehicle_type(self, vehicle_id: str) -> str:
+        """The SUMO vehicle type id of a vehicle."""
+        return str(self._call("vehicle.getTypeID", self._api.vehicle.getTypeID, vehicle_id))
+
     def controlled_junctions(self, tls_id: str) -> tuple[str, ...]:
         """Ids of the junctions a traffic light controls.
 

@@ -16,6 +16,7 @@ from envs.connection import LANE_VARS, SumoConnection
 from envs.layout import discover
 from envs.observations import NEIGHBOUR_FEATURES, ObsDims, make_observation
 from envs.rewards import WeightedReward, build_reward
+from envs.sensing import Sensing
 from envs.signals import PhaseSet, SignalController
 from envs.state import IntersectionSpec, IntersectionState
 from envs.zones import ApproachZones, TimeLossDetectors
@@ -42,6 +43,11 @@ class TrafficSignalEnv(ParallelEnv):
     **Observation space**: ``Box(0, 1)`` (``pressure`` observation: ``[-1, 1]``) of a fixed size set
     by the observation function and the padding ``max_lanes``/``max_phases``, optionally followed by
     each neighbour's (density, queue).
+
+    **Sensing**: ``config.sensing`` chooses what the observation and the heuristics see: SUMO's
+    lane sensors (``detectors``), only the connected vehicles at a penetration rate (``connected``),
+    or stop-line detectors plus connected vehicles (``hybrid``); the layout is the same for all
+    (:mod:`envs.sensing`). Rewards and the info's metrics always read ground truth.
 
     **Rewards**: a registered reward per agent (``queue``, ``pressure``, ``wait_change``, ``delay``,
     ``co2``, ``stops``) or a weighted sum of such terms (``reward: {delay: 1.0, co2: 0.2}``,
@@ -86,6 +92,8 @@ class TrafficSignalEnv(ParallelEnv):
         self._reward = build_reward(self.config.reward)  # a name, or weighted terms (issue 18)
         self._conn: SumoConnection | None = None
         self._needs_approach = bool(getattr(self._observation, "needs_approach", False))
+        if self.config.sensing.model == "hybrid":  # its stop-line detectors are the approach zones
+            self._needs_approach = True
         self._detector_range = self.config.detector_range  # time-loss detectors (None: off)
         with SumoConnection(
             self.scenario, backend=self.config.backend, extra_args=self.config.sumo_args
@@ -117,6 +125,25 @@ class TrafficSignalEnv(ParallelEnv):
             if self._detector_range
             else None
         )
+        # Sensing (envs/sensing.py): what the observation and the heuristics see; rewards, infos and
+        # metrics stay on ground truth (self._truth). Ground-truth zones are read only if still used.
+        self._sensing = Sensing(
+            self.config.sensing,
+            self.specs.values(),
+            lane_pos,
+            {
+                x: d
+                for s in self.specs.values()
+                for x, d in zip(s.in_lanes + s.out_lanes, (*s.in_length, *s.out_length))
+            },
+            zone,
+            self.config.delta_time,
+        )
+        sc = self.config.sensing
+        self._truth_zones = bool(zone) and (
+            not self._sensing.active or sc.model == "hybrid" or sc.critic_truth
+        )
+        self._truth: BatchState | None = None
         self._rng = np.random.default_rng()
         self._layout = BatchLayout.build(
             self.specs, lane_pos, self.dims.max_lanes, self.dims.max_phases, self.dims.max_neighbours
@@ -178,6 +205,7 @@ class TrafficSignalEnv(ParallelEnv):
     def obs_size(self) -> int:
         """Length of each agent's observation vector (with the critic's part, if ``critic_obs``)."""
         k = 1 + self.dims.max_neighbours if self.config.critic_obs else 1
+        k += 1 if self.config.sensing.critic_truth else 0  # the agent's own ground truth too
         return self.actor_obs_size * k
 
     def observation_space(self, agent: str) -> gymnasium.spaces.Box:
@@ -218,10 +246,9 @@ class TrafficSignalEnv(ParallelEnv):
             self._apply(tls, ctrl.reset(now))
             self._controllers[tls] = ctrl
         self._conn.subscribe_lanes(self._lane_ids, self._lane_vars)
-        if self._needs_approach or self._detector_range:  # the zones plus the junction's own size
-            reach = max(
-                self.config.approach_zone if self._needs_approach else 0.0, self._detector_range or 0.0
-            )
+        self._sensing.reset(self.sumo_seed)
+        if self._truth_zones or self._detector_range:  # the zones plus the junction's own size
+            reach = max(self.config.approach_zone if self._truth_zones else 0.0, self._detector_range or 0.0)
             self._conn.subscribe_approaches(
                 self._junctions, reach + 50.0, time_loss=bool(self._detector_range)
             )
@@ -233,7 +260,7 @@ class TrafficSignalEnv(ParallelEnv):
         self._live = set(self.agents)  # for O(1) membership checks of the actions
         self._jam_since = None
         self._controller_list = [self._controllers[t] for t in self.possible_agents]
-        self._batch = self._snapshot()
+        self._batch, self._truth = self._snapshot()
         infos = self._infos({a: None for a in self.agents}, set(), jammed=False)
         return self._observations(), infos
 
@@ -261,7 +288,8 @@ class TrafficSignalEnv(ParallelEnv):
                 overridden.add(agent)
         target = min(now + self.config.delta_time, self.scenario.end)
         self._conn.simulation_step(target)
-        previous, self._batch = self._batch, self._snapshot()
+        previous = self._truth
+        self._batch, self._truth = self._snapshot()
         rewards = self._rewards(previous)
         jammed = self._jammed(target)
         done = target >= self.scenario.end - _EPS or jammed
@@ -290,6 +318,13 @@ class TrafficSignalEnv(ParallelEnv):
     def batch_state(self) -> BatchState:
         """The latest snapshot of every agent as arrays (rows in :attr:`batch_layout` order)."""
         return self._batch
+
+    @property
+    def truth_state(self) -> BatchState:
+        """The latest snapshot on ground truth (what the rewards and infos read): the same object as
+        :attr:`batch_state` under the ``detectors`` sensing model. Its approach-zone counts are read
+        only where something uses them (``hybrid``, ``critic_truth``), zeros otherwise."""
+        return self._truth
 
     @property
     def batch_layout(self) -> BatchLayout:
@@ -341,40 +376,52 @@ class TrafficSignalEnv(ParallelEnv):
             else:
                 self._conn.set_phase_duration(tls, value)
 
-    def _snapshot(self) -> BatchState:
+    @property
+    def penetration(self) -> float:
+        """This episode's share of equipped vehicles (``sensing.penetration``, or its draw from
+        ``sensing.penetration_range``); 1 under the ``detectors`` model."""
+        return self._sensing.penetration if self._sensing.active else 1.0
+
+    def _snapshot(self) -> tuple[BatchState, BatchState]:
         """Read the lane matrix once and gather every agent's snapshot from it (array operations;
-        the per-agent Python left is each signal's own state machine: guard, phase and mask)."""
+        the per-agent Python left is each signal's own state machine: guard, phase and mask).
+        Returns the sensed snapshot (observations, heuristics, the guard) and the ground-truth one
+        (rewards, infos): the same object under the ``detectors`` model."""
         assert self._conn is not None
         v = self._conn.lane_matrix()  # rows follow self._lane_ids (the subscription order)
         now = self._now = self._conn.time()
         near, moving = self._approach_counts(len(v))
         detected, eta = self._detector_readings(len(v))
         co2 = np.zeros(0)
-        if self._co2_lanes:  # per lane-matrix row, 0 on the lanes not read
+        if self._co2_lanes:  # per lane-matrix row, 0 on the lanes not read (ground truth: a reward)
             co2 = np.zeros(len(v))
             co2[self._co2_rows] = self._conn.lane_co2()
+        sensed = self._sensing.sense(self._conn, v, near, moving)
         layout, ctrls = self._layout, self._controller_list
         current = np.array([c.current for c in ctrls])  # before time_in_green/mask advance it, as ever
         if self._timing.max_red is not None:  # which greens have halting vehicles, for the guard
-            calls = layout.guard_calls(v[:, 1], current)
+            calls = layout.guard_calls(sensed.lanes[:, 1], current)
             for k, ctrl in enumerate(ctrls):
                 ctrl.observe_calls(now, calls[k, : layout.n_greens[k]])
-        batch = BatchState.gather(
-            layout,
-            now,
-            v,
-            {"near": near, "moving": moving, "detected": detected, "eta": eta, "co2": co2},
+        signal = dict(
             phase=current,
             time_in_green=np.array([c.time_in_green(now) for c in ctrls]),
             action_mask=np.stack([c.mask(now) for c in ctrls]),
         )
+        extra = {"detected": detected, "eta": eta, "co2": co2}
+        batch = BatchState.gather(
+            layout, now, sensed.lanes, {"near": sensed.near, "moving": sensed.moving, **extra}, **signal
+        )
+        truth = batch
+        if self._sensing.active:
+            truth = BatchState.gather(layout, now, v, {"near": near, "moving": moving, **extra}, **signal)
         self._lane_matrix = v
         self._state_cache = {}
-        return batch
+        return batch, truth
 
     def _approach_counts(self, n_lanes: int) -> tuple[np.ndarray, np.ndarray]:
         """Per lane-matrix row: vehicles, and moving vehicles, in the approach zones (zeros when off)."""
-        if self._zones is None:
+        if self._zones is None or not self._truth_zones:
             return np.zeros(n_lanes), np.zeros(n_lanes)
         assert self._conn is not None
         return self._zones.count(self._conn.approach_vehicles(), n_lanes)
@@ -384,26 +431,32 @@ class TrafficSignalEnv(ParallelEnv):
         if self._detectors is None:
             return np.zeros(0), np.zeros(0)
         assert self._conn is not None
-        return self._detectors.read(self._conn.approach_time_losses(), n_lanes)
+        return self._detectors.read(self._sensing.keep_equipped(self._conn.approach_time_losses()), n_lanes)
 
     def _observations(self) -> dict[str, np.ndarray]:
-        own = self._actor_observations()  # (A, actor_obs_size), rows in possible_agents order
+        own = self._actor_observations(self._batch)  # (A, actor_obs_size), rows in possible_agents order
         if self.config.critic_obs:  # the neighbours' own observations after the agent's
-            ext = np.vstack([own, np.zeros((1, own.shape[1]), dtype=np.float32)])
+            critic = own
+            if (
+                self.config.sensing.critic_truth
+            ):  # asymmetric critic: [own sensed | own truth | neighbours' truth]
+                critic = self._actor_observations(self._truth)
+                own = np.concatenate([own, critic], axis=1)
+            ext = np.vstack([critic, np.zeros((1, critic.shape[1]), dtype=np.float32)])
             own = np.concatenate([own, ext[self._layout.neighbours].reshape(len(own), -1)], axis=1)
         index = self._agent_index
         return {a: own[index[a]] for a in self.agents}
 
-    def _actor_observations(self) -> np.ndarray:
-        layout, batch = self._layout, self._batch
+    def _actor_observations(self, batch: BatchState) -> np.ndarray:
+        layout = self._layout
         batched = getattr(self._observation, "batch", None)
         if batched is not None:
             vec = batched(layout, batch, self.dims)
         else:  # a registered per-agent observation without a batch form
             vec = np.stack(
                 [
-                    self._observation(self.specs[a], self.intersection_state(a), self.dims)
-                    for a in layout.agents
+                    self._observation(self.specs[a], batch.agent(i, layout), self.dims)
+                    for i, a in enumerate(layout.agents)
                 ]
             )
         if self.config.neighbour_obs:
@@ -414,16 +467,18 @@ class TrafficSignalEnv(ParallelEnv):
     def _rewards(self, previous: BatchState) -> dict[str, float]:
         batched = getattr(self._reward, "batch", None)
         if isinstance(self._reward, WeightedReward):  # the terms too, for info['reward_terms']
-            terms = self._neighbourhood(self._reward.terms(self._layout, self._batch, previous))
+            terms = self._neighbourhood(self._reward.terms(self._layout, self._truth, previous))
             self._reward_terms = {a: terms[self._agent_index[a]] for a in self.agents}
             own = (terms @ self._reward.shares).tolist()
             return {a: own[self._agent_index[a]] for a in self.agents}
         if batched is not None:
-            own = batched(self._layout, self._batch, previous).tolist()
+            own = batched(self._layout, self._truth, previous).tolist()
         else:  # a registered per-agent reward without a batch form
             own = [
                 float(
-                    self._reward(self.specs[a], self.intersection_state(a), previous.agent(i, self._layout))
+                    self._reward(
+                        self.specs[a], self._truth.agent(i, self._layout), previous.agent(i, self._layout)
+                    )
                 )
                 for i, a in enumerate(self._layout.agents)
             ]
@@ -468,7 +523,7 @@ class TrafficSignalEnv(ParallelEnv):
         net = self._network_metrics(jammed)
         self.last_metrics = net
         masks, index = self._batch.action_mask, self._agent_index
-        queues = self._batch.in_halting.sum(axis=1).tolist()
+        queues = self._truth.in_halting.sum(axis=1).tolist()
         infos = {
             agent: dict(
                 net,

@@ -15,7 +15,7 @@ import scenarios
 from core.config import read_yaml_mapping, validate
 from core.errors import ConfigError
 from core.ray_cluster import parse_address
-from envs.config import EnvConfig
+from envs.config import EnvConfig, SensingConfig
 from evaluation.twin.config import TwinConfig
 from scenarios.scenario import Scenario
 
@@ -107,12 +107,25 @@ class ControllerEntry(BaseModel):
     """A controller to evaluate: a registry spec (``max_pressure``, ``ppo:runs/x``) and a label.
 
     In YAML a plain string is the spec; ``label=spec`` sets the label (``policy=ppo:runs/x``).
+    A mapping may add ``sensing`` (the observation's source for an env-driven controller or a
+    policy: :class:`~envs.config.SensingConfig`) and ``penetrations`` (a list: one entry per
+    penetration, labelled ``<label>_p<percent>``, see :func:`expand_penetrations`).
+
+    Attributes:
+        spec: the registry spec.
+        label: the name in the results.
+        sensing: replaces the env's ``sensing`` for this controller (``None``: the env's own; a
+            policy keeps its ``critic_truth``, which sizes its observation). SUMO-native
+            controllers (``actuated``, ...) read their own detectors and refuse it.
+        sweep: the line this entry belongs to in the sensing plot (``None``: its label).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     spec: str
     label: str
+    sensing: SensingConfig | None = None
+    sweep: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -333,7 +346,7 @@ class EvalConfig(BaseModel):
     def _controllers(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]
-        return value
+        return expand_penetrations(value)
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -374,6 +387,36 @@ class EvalConfig(BaseModel):
         if len(set(scen)) != len(scen):
             raise ValueError(f"scenarios: duplicate entries {scen}")
         return self
+
+
+def expand_penetrations(entries: Any) -> Any:
+    """Controller entries with each ``penetrations: [p, ...]`` mapping expanded into one entry per
+    penetration (``sensing.penetration = p``, label ``<label>_p<percent>``, sweep ``<label>``), so a
+    delay-vs-penetration sweep is one line per controller in YAML."""
+    if not isinstance(entries, (list, tuple)):
+        return entries
+    out: list[Any] = []
+    for e in entries:
+        if not (isinstance(e, dict) and "penetrations" in e):
+            out.append(e)
+            continue
+        e = dict(e)
+        ps = e.pop("penetrations")
+        if not isinstance(ps, (list, tuple)) or not ps or not all(isinstance(x, (int, float)) for x in ps):
+            raise ValueError(f"controllers: penetrations {ps!r} must be a non-empty list of shares in [0, 1]")
+        label = slug(str(e.get("label") or e.get("spec", "")))
+        sensing = dict(e.pop("sensing", None) or {})
+        sensing.setdefault("model", "connected")
+        for p in ps:
+            out.append(
+                dict(
+                    e,
+                    label=f"{label}_p{100 * float(p):g}",
+                    sweep=label,
+                    sensing=dict(sensing, penetration=p),
+                )
+            )
+    return out
 
 
 def make_eval_config(data: dict[str, Any] | EvalConfig | None = None, **overrides: Any) -> EvalConfig:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from core.config import dump_config
 from core.errors import ConfigError, SimulationError
 from core.files import atomic_write_text, read_json, remove_stale_temporaries
+from envs.config import SensingConfig
 from envs.connection import SumoConnection
 from evaluation.config import ControllerEntry, EvalConfig, ScenarioSpec
 from evaluation.controllers import NativeInputs, make_controller
@@ -106,7 +107,16 @@ def run_episode(
             )
         else:
             sim_seconds = _run_env(
-                scenario, controller, seed, config, outputs, gui, screenshots, screenshot_period, twin
+                scenario,
+                controller,
+                seed,
+                config,
+                outputs,
+                gui,
+                screenshots,
+                screenshot_period,
+                twin,
+                sensing=entry.sensing,
             )
         metrics, series = parse_outputs(folder, config.series_period, scenario.step_length)
     return {
@@ -116,6 +126,8 @@ def run_episode(
         "spec": entry.spec,
         "name": getattr(controller, "name", entry.label),
         "native": bool(controller.native),
+        "sensing": entry.sensing.model_dump(mode="json") if entry.sensing is not None else None,
+        "sweep": entry.sweep,
         "seed": seed,
         "metrics": metrics,
         "series": series,
@@ -205,11 +217,15 @@ def _run_env(
     screenshots: Path | None,
     period: float,
     twin: TwinObserver | None = None,
+    *,
+    sensing: SensingConfig | None = None,
 ) -> float:
     from envs.parallel_env import TrafficSignalEnv
 
     env_config = getattr(controller, "env_config", None) or config.env
     updates = dict(getattr(controller, "env_updates", {}))  # e.g. gap_out needs the approach zones
+    if sensing is not None:  # the entry's data source; a policy keeps the critic part it was trained with
+        updates["sensing"] = sensing.model_copy(update={"critic_truth": env_config.sensing.critic_truth})
     if twin is not None:  # the live view colours lanes by occupancy
         updates["lane_vars"] = tuple(dict.fromkeys((*env_config.lane_vars, "occupancy")))
     env_config = env_config.model_copy(
@@ -392,7 +408,9 @@ def _pending_jobs(
                 fp = _fingerprint(
                     FORMAT_VERSION,
                     spec.model_dump(mode="json"),
-                    entry.spec,
+                    entry.spec
+                    if entry.sensing is None
+                    else [entry.spec, entry.sensing.model_dump(mode="json")],
                     seed,
                     settings,
                     None if native[entry.label] else env_settings,
@@ -459,6 +477,12 @@ def run_episodes(
     remove_stale_temporaries(out)  # of a run killed between write and rename
     atomic_write_text(out / "config.yaml", dump_config(config))
     native = {c.label: _is_native(c.spec, config) for c in config.controllers}  # also validates names
+    sensed_native = [c.label for c in config.controllers if native[c.label] and c.sensing is not None]
+    if sensed_native:
+        raise ConfigError(
+            f"controllers {sensed_native}: SUMO-native controllers read SUMO's own detectors; drop their "
+            "sensing (env-driven controllers and policies take it)."
+        )
     built = dict(scenarios or {})
     for spec in config.scenarios:
         if spec.label not in built:

@@ -9,6 +9,8 @@ Written into the results folder next to ``episodes/``::
     plots/<scenario>_metrics.png     bars with 95% CIs, one panel per metric
     plots/<scenario>_queue.png       halting vehicles over time (mean over seeds) per controller
     plots/<scenario>_throughput.png  arrived vehicles over time (mean over seeds) per controller
+    sensing.md, plots/<scenario>_sensing.png   with controllers under a sensing model: delay
+                      against penetration per sweep line, the other controllers as references
     tradeoff.md       delay, CO2 and stops per vehicle, with the delay-CO2 frontier (issue 18)
     plots/tradeoff.png               delay against CO2 per vehicle, coloured by stops, per scenario
 """
@@ -297,6 +299,90 @@ def tradeoff_plot(rows: list[dict[str, Any]], controllers: list[str], path: Path
     return path
 
 
+def _sweeps(config: EvalConfig) -> tuple[dict[str, dict[float, str]], list[str]]:
+    """``({sweep line: {penetration: label}}, reference labels)`` of a config's controllers: an
+    entry under a connected or hybrid model is a point of its line (``sweep``, else its label);
+    the others (detectors, native controllers) are references."""
+    lines: dict[str, dict[float, str]] = defaultdict(dict)
+    refs = []
+    for c in config.controllers:
+        if c.sensing is not None and c.sensing.model != "detectors":
+            lines[c.sweep or c.label][c.sensing.penetration] = c.label
+        else:
+            refs.append(c.label)
+    return dict(lines), refs
+
+
+def sensing_markdown(config: EvalConfig, rows: list[dict[str, Any]], metric: str = "delay") -> str:
+    """The ``sensing.md`` text: per scenario, ``metric`` (mean ± 95% CI) of each sweep line at each
+    penetration, then the references."""
+    lines, refs = _sweeps(config)
+    idx = {(r["scenario"], r["controller"], r["metric"]): r for r in rows}
+    ps = sorted({p for line in lines.values() for p in line})
+    label, unit, _ = METRICS[metric]
+    out = [f"# {label} ({unit}) against penetration", ""]
+    for s in config.scenarios:
+        out += [f"## {s.label}", "", "| controller | " + " | ".join(f"p={100 * p:g}%" for p in ps) + " |"]
+        out.append("|---|" + "---|" * len(ps))
+        for name, points in lines.items():
+            cells = [
+                _pm(idx[k]["mean"], idx[k]["ci95"]) if (k := (s.label, points.get(p), metric)) in idx else "–"
+                for p in ps
+            ]
+            out.append(f"| `{name}` | " + " | ".join(cells) + " |")
+        for ref in refs:
+            if (s.label, ref, metric) in idx:
+                r = idx[(s.label, ref, metric)]
+                out.append(f"| `{ref}` (reference) | {_pm(r['mean'], r['ci95'])} |" + " |" * (len(ps) - 1))
+        out.append("")
+    return "\n".join(out)
+
+
+def _sensing_plots(
+    config: EvalConfig, rows: list[dict[str, Any]], folder: Path, metric: str = "delay"
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines, refs = _sweeps(config)
+    idx = {(r["scenario"], r["controller"], r["metric"]): r for r in rows}
+    folder.mkdir(parents=True, exist_ok=True)
+    label, unit, _ = METRICS[metric]
+    for s in config.scenarios:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for i, (name, points) in enumerate(lines.items()):
+            got = [
+                (p, idx[(s.label, c, metric)])
+                for p, c in sorted(points.items())
+                if (s.label, c, metric) in idx
+            ]
+            if got:
+                x = [100 * p for p, _ in got]
+                ax.errorbar(
+                    x,
+                    [r["mean"] for _, r in got],
+                    yerr=[np.nan_to_num(r["ci95"]) for _, r in got],
+                    marker="o",
+                    capsize=3,
+                    label=name,
+                    color=f"C{i}",
+                )
+        for j, ref in enumerate(refs):
+            if (s.label, ref, metric) in idx:
+                ax.axhline(
+                    idx[(s.label, ref, metric)]["mean"], ls="--", lw=1, color=f"C{len(lines) + j}", label=ref
+                )
+        ax.set_xlabel("penetration of connected vehicles (%)")
+        ax.set_ylabel(f"{label} ({unit})")
+        ax.set_title(f"{s.label}: {label} against penetration (mean ± 95% CI over seeds)", fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / f"{s.label}_sensing.png", dpi=90)
+        plt.close(fig)
+
+
 def _csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
@@ -350,6 +436,10 @@ def write_report(config: EvalConfig, *, plots: bool = True) -> Path:
     if plots and records:
         _plots(records, rows, controllers, out / "plots")
         tradeoff_plot(rows, controllers, out / "plots" / "tradeoff.png")
+    if _sweeps(config)[0]:
+        atomic_write_text(out / "sensing.md", sensing_markdown(config, rows))
+        if plots and records:
+            _sensing_plots(config, rows, out / "plots")
     return out
 
 
