@@ -95,7 +95,8 @@ def behaviour_clone(
         )  # decisions with a real choice (not forced by min/max green)
         if free.any():
             stats["accuracy_free"] = float(hit[free].mean())
-    say(f"warm start done: the clone agrees with the teacher on {stats['accuracy']:.1%} of decisions")
+    who = "the clone" if clone_actor else "the loaded policy"
+    say(f"warm start done: {who} agrees with the teacher on {stats['accuracy']:.1%} of decisions")
     return stats
 
 
