@@ -104,9 +104,12 @@ def test_train_py_says_what_it_does_and_prints_the_test_table(tmp_path: Path, tm
     assert "left (agent-step budget)" in proc.stderr
     assert "Test table (test seeds 1: never used by training or by model selection" in proc.stdout
     table = proc.stdout[proc.stdout.index("Test table") :]
-    assert "| `policy` |" in table and "| `max_pressure` |" in table
+    # the warm start's clone next to the policy: the gain PPO made over its teacher
+    assert "| `policy` |" in table and "| `max_pressure` |" in table and "| `clone` |" in table
     (run,) = [p for p in tmp_path.iterdir() if "__mappo__" in p.name]
-    assert sorted(p.name for p in (run / "test" / "episodes").rglob("seed_*.json")) == ["seed_1.json"] * 2
+    assert (run / "warm_start_model.zip").is_file()
+    tested = sorted(p.parent.name for p in (run / "test" / "episodes").rglob("seed_1.json"))
+    assert tested == ["clone", "max_pressure", "policy"]
     assert sorted(p.name for p in (run / "eval" / "episodes").rglob("seed_*.json")) == ["seed_11.json"] * 2
 
 
