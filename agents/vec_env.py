@@ -177,7 +177,7 @@ class _Sim:
         self.faults = faults
         self._envs: dict[int, TrafficSignalEnv] = {}  # built per member (closed between episodes)
         self.member = -1
-        self.env = self._switch(spec.mix.pick(spec.seed_base, spec.index, episode))
+        self.env = self._switch(self._peek())
         self.slots = spec.mix.slots or len(self.agents)
         self.masks = np.ones((self.slots, self.env.dims.n_actions), dtype=bool)
 
@@ -201,7 +201,7 @@ class _Sim:
 
     def _start_episode(self) -> tuple[dict, dict]:
         """Reset into this episode's member (drawn from the mix) with this episode's seed."""
-        self._switch(self.spec.mix.pick(self.spec.seed_base, self.spec.index, self.episode))
+        self._switch(self._peek())
         return self.env.reset(seed=self.spec.seed(self.episode))
 
     @property
@@ -276,6 +276,7 @@ class _Sim:
         return TeacherBatch.concatenate(parts)
 
     def _peek(self) -> int:
+        """The mix member of the episode this simulation starts next."""
         return self.spec.mix.pick(self.spec.seed_base, self.spec.index, self.episode)
 
     def _episode_decisions(self) -> int:
