@@ -8,9 +8,13 @@ must run at >= 8x real time on one core, take at most 1.2x the time SUMO itself 
 
     python bench/env_scale.py wuxi-district --horizon 900
     python bench/env_scale.py wuxi-city --controllers max_pressure,policy
+    python bench/env_scale.py wuxi-city --controllers ppo:runs/<generalist run>
 
 ``policy`` is an untrained MLP of the default architecture (``ppo.net_arch``, 128x128) over the
-default observation: a policy's cost per decision does not depend on its weights. Printed per run:
+default observation: a policy's cost per decision does not depend on its weights, but the traffic
+it makes does (random phase choices congest a city, and a congested net costs SUMO more per step).
+``ppo:RUN`` is a trained policy (the evaluation harness's controller), on the env settings it was
+trained with (its decision interval and observation; ``--delta-time`` does not apply). Printed per run:
 wall seconds, seconds inside SUMO's ``simulationStep``, their ratio (the env's cost over SUMO's), the
 real-time factor (simulated seconds per wall second) and peak RSS.
 """
@@ -34,12 +38,23 @@ def measure(scenario_name: str, horizon: float | None, controller: str, delta_ti
     t_build = time.perf_counter()
     scenario = scenarios.resolve(scenario_name, horizon=horizon)
     build_s = time.perf_counter() - t_build
-    with TrafficSignalEnv(scenario, backend="libsumo", delta_time=delta_time, min_green=10) as env:
+    trained = None
+    if controller.startswith("ppo:"):
+        from agents.controller import PolicyController
+
+        trained = PolicyController(controller.removeprefix("ppo:"))
+        config: Any = trained.env_config.model_copy(update={"backend": "libsumo"})
+    else:
+        config = {"backend": "libsumo", "delta_time": delta_time, "min_green": 10}
+    with TrafficSignalEnv(scenario, config) as env:
         obs, infos = env.reset(seed=1)
         if controller == "max_pressure":
             picker = MaxPressure()
             picker.reset(env)
             act = picker.act
+        elif trained is not None:
+            trained.reset(env, seed=1)
+            act = trained.act
         else:
             act = _policy(env)
         wall, decisions = time.perf_counter(), 0
@@ -112,7 +127,7 @@ def main() -> None:
         )
         print(f"  {controller}: built/loaded in {r['build']:.1f} s", flush=True)
     print_table(
-        f"{args.scenario}, {args.horizon or 'full'} s, decisions every {args.delta_time:g} s",
+        f"{args.scenario}, {args.horizon or 'full'} s, decisions every {args.delta_time:g} s (ppo: its own)",
         [
             "controller",
             "agents",
