@@ -217,6 +217,11 @@ class TrainConfig(BaseModel):
                 "ppo.policy 'phase_competition' scores greens from movements: it needs env.observation "
                 "'movement', env.action_mode 'phase' and env.critic_obs false"
             )
+        if self.env.sensing.critic_truth and self.ppo.policy == "mlp" and not self.env.critic_obs:
+            raise ValueError(
+                "env.sensing.critic_truth with the MLP policy needs env.critic_obs: true (the critic's "
+                "part of the observation; without it the actor would read the ground truth)"
+            )
         if self.warm_start.steps and "time_loss" in teachers and self.env.detector_range is None:
             raise ValueError(
                 "warm_start.teacher 'time_loss' reads the time-loss detectors: set "

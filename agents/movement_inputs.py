@@ -70,20 +70,24 @@ class MovementShape:
         movements: movements per agent (``dims.max_movements``).
         phases: greens per agent (``dims.max_phases``; also the number of actions).
         context: trailing entries after the phase block (neighbour summaries; 0 without).
+        truth: the vector is followed by a second one of the same layout, the agent's ground truth
+            (``env.sensing.critic_truth``: the asymmetric critic reads it, the actor never does).
     """
 
     movements: int
     phases: int
     context: int = 0
+    truth: bool = False
 
     @property
     def size(self) -> int:
-        """Length of the observation vector."""
+        """Length of one observation vector (the actor's; with ``truth`` the whole is twice this)."""
         m, p = self.movements, self.phases
         return m * MOVEMENT_FEATURES + p * m + 2 * p + 1 + self.context
 
     def split(self, obs: Any) -> MovementInputs:
-        """Cut ``(N, size)`` observations (numpy or torch) into the policy's inputs (views)."""
+        """Cut ``(N, size)`` observations (numpy or torch) into the policy's inputs (views); entries
+        after ``size`` (the ground-truth copy) are not read."""
         m, p, f = self.movements, self.phases, MOVEMENT_FEATURES
         n = obs.shape[0]
         at = m * f
@@ -100,3 +104,8 @@ class MovementShape:
             time_in_green=obs[:, at + 2 * p : end],
             context=context,
         )
+
+    def split_truth(self, obs: Any) -> MovementInputs:
+        """The ground-truth copy of ``truth`` observations (the asymmetric critic's inputs); the
+        observations themselves without ``truth``."""
+        return self.split(obs[:, self.size : 2 * self.size] if self.truth else obs)

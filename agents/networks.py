@@ -78,12 +78,16 @@ class CentralisedCriticPolicy(MaskableActorCriticPolicy):
 
 def movement_shape(config: Any, obs_size: int, n_actions: int) -> MovementShape:
     """The layout of a ``movement`` observation of ``obs_size`` entries (with neighbour summaries
-    after it when ``env.neighbour_obs``): the movements are what the other parts leave."""
+    after it when ``env.neighbour_obs``, and twice over with ``env.sensing.critic_truth``: the
+    actor's view, then the ground truth for the critic): the movements are what the other parts leave."""
     context = NEIGHBOUR_FEATURES * MAX_NEIGHBOURS if config.env.neighbour_obs else 0
+    truth = bool(config.env.sensing.critic_truth)
+    if truth:
+        obs_size //= 2
     rest = obs_size - 2 * n_actions - 1 - context
     movements, left = divmod(rest, MOVEMENT_FEATURES + n_actions)
     assert left == 0 and movements > 0, (obs_size, n_actions, context)
-    return MovementShape(movements=movements, phases=n_actions, context=context)
+    return MovementShape(movements=movements, phases=n_actions, context=context, truth=truth)
 
 
 def policy_kwargs(config: Any, venv: Any) -> dict[str, Any]:

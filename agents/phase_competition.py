@@ -101,8 +101,8 @@ class PhaseCompetition(nn.Module):
         return self.score((shape or self.shape).split(obs))
 
     def values(self, obs: th.Tensor, shape: MovementShape | None = None) -> th.Tensor:
-        """``(n, 1)`` state values."""
-        x = (shape or self.shape).split(obs)
+        """``(n, 1)`` state values (from the ground-truth copy when the layout has one)."""
+        x = (shape or self.shape).split_truth(obs)
         _, pooled = self.embed(x.movements, x.served)
         inputs = [pooled] + ([x.context] if self.shape.context else [])
         return self.value_net(th.cat(inputs, dim=1))

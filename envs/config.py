@@ -42,7 +42,9 @@ class SensingConfig(BaseModel):
             same vehicles.
         critic_truth: the asymmetric critic (CVLight): with ``critic_obs`` the critic's part of the
             observation is built from ground truth (the agent's own and its neighbours'), the
-            actor's part from the sensed data.
+            actor's part from the sensed data; without ``critic_obs`` the observation is the sensed
+            one followed by the agent's own ground truth (the phase-competition policy's critic
+            reads that copy; its actor, like the MLP's actor part, never does).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -141,14 +143,6 @@ class EnvConfig(SignalTiming):
     jam_patience: float = Field(300.0, gt=0)
     sumo_args: tuple[str, ...] = ()
     sensing: SensingConfig = Field(default_factory=SensingConfig)
-
-    @model_validator(mode="after")
-    def _check_sensing(self) -> EnvConfig:
-        if self.sensing.critic_truth and not self.critic_obs:
-            raise ValueError(
-                "sensing.critic_truth needs critic_obs: true (the critic's part of the observation)"
-            )
-        return self
 
     @field_validator("reward", mode="before")
     @classmethod

@@ -435,7 +435,9 @@ class TrafficSignalEnv(ParallelEnv):
 
     def _observations(self) -> dict[str, np.ndarray]:
         own = self._actor_observations(self._batch)  # (A, actor_obs_size), rows in possible_agents order
-        if self.config.critic_obs:  # the neighbours' own observations after the agent's
+        if self.config.sensing.critic_truth and not self.config.critic_obs:  # [own sensed | own truth]
+            own = np.concatenate([own, self._actor_observations(self._truth)], axis=1)
+        elif self.config.critic_obs:  # the neighbours' own observations after the agent's
             critic = own
             if (
                 self.config.sensing.critic_truth

@@ -146,3 +146,65 @@ def test_one_trained_policy_runs_on_nets_of_other_shapes(
             actions = onnx_controller.act(obs, infos)
             assert actions == controller.act(obs, infos)
             obs, _, _, _, infos = env.step(actions)
+
+
+def test_the_asymmetric_critic_reads_the_ground_truth_and_the_actor_never_does(
+    tmp_path, core_scenario
+) -> None:
+    """``env.sensing.critic_truth`` with the phase-competition policy (issue 15, CVLight): the
+    observation is the sensed vector followed by the agent's ground truth; the logits read only the
+    first, the value only the second; the MLP policy without ``critic_obs`` is refused; a run trains."""
+    from agents.config import TrainConfig
+    from agents.networks import movement_shape
+    from core.config import validate
+
+    env_settings = {
+        "observation": "movement",
+        "critic_obs": False,
+        "neighbour_obs": False,
+        "sensing": {"model": "connected", "penetration": 0.3, "critic_truth": True},
+    }
+    config = validate(TrainConfig, {"ppo": {"policy": "phase_competition"}, "env": env_settings}, "config")
+    with pytest.raises(
+        ConfigError, match=r"env\.sensing\.critic_truth with the MLP policy needs env\.critic_obs"
+    ):
+        validate(TrainConfig, {"env": {**env_settings, "observation": "approach"}}, "config")
+    env = TrafficSignalEnv(core_scenario, config.env, delta_time=2, min_green=5)
+    with env:
+        obs, infos = env.reset(seed=4)
+        for _ in range(40):
+            obs, _, _, _, infos = env.step({a: 0 for a in env.agents})
+        assert env.obs_size == 2 * env.actor_obs_size
+        x = np.stack([obs[a] for a in env.agents])
+        sensed, truth = x[:, : env.actor_obs_size], x[:, env.actor_obs_size :]
+        assert not np.allclose(sensed, truth), "at 30% the sensed view must differ from the truth"
+        shape = movement_shape(config, env.obs_size, env.dims.n_actions)
+    assert shape.truth and shape.size == env.actor_obs_size
+    torch.manual_seed(0)
+    net = PhaseCompetition(shape, hidden=16)
+    blind = np.concatenate([sensed, np.zeros_like(truth)], axis=1)  # the truth copy blanked
+    with torch.no_grad():
+        logits, values = net(torch.as_tensor(x))
+        logits_blind, values_blind = net(torch.as_tensor(blind))
+        values_truth = net.values(torch.as_tensor(np.concatenate([truth, truth], axis=1)))
+    np.testing.assert_array_equal(logits.numpy(), logits_blind.numpy())
+    assert not np.allclose(values.numpy(), values_blind.numpy())
+    np.testing.assert_allclose(values.numpy(), values_truth.numpy(), atol=1e-6)  # only the copy counts
+    run = train_tiny(
+        tmp_path,
+        "env.observation=movement",
+        "ppo.policy=phase_competition",
+        "ppo.net_arch=[16]",
+        "env.critic_obs=false",
+        "env.neighbour_obs=false",
+        "env.max_lanes=null",
+        "env.max_phases=null",
+        "env.sensing.model=connected",
+        "env.sensing.penetration_range=[0.1,1.0]",
+        "env.sensing.critic_truth=true",
+        "warm_start.steps=60",
+        "warm_start.epochs=1",
+        "warm_start.critic_epochs=1",
+        timeout=600,
+    )
+    assert (run / "final_model.zip").is_file()

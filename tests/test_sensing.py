@@ -153,7 +153,6 @@ def test_estimators_scale_and_queue_tail() -> None:
         ({"model": "v2x"}, "env.sensing.model"),
         ({"penetration_range": [0.5, 0.2]}, "env.sensing"),
         ({"drop_rate": 1.0}, "env.sensing.drop_rate"),
-        ({"critic_truth": True}, "critic_truth"),
     ],
 )
 def test_bad_sensing_settings_are_refused_naming_the_field(sensing: dict, field: str) -> None:
