@@ -166,6 +166,10 @@ def export_phase_competition(controller: Any, out: Path) -> Path:
             for t in env.possible_agents
         }
     env_config = controller.env_config  # padding unset: the env pads to the net at hand
+    if env_config.sensing.critic_truth:  # the asymmetric critic's truth copy: the actor never reads it
+        env_config = env_config.model_copy(
+            update={"sensing": env_config.sensing.model_copy(update={"critic_truth": False})}
+        )
     manifest = {
         "format": MOVEMENT_FORMAT,
         "policy": "phase_competition",

@@ -207,4 +207,15 @@ def test_the_asymmetric_critic_reads_the_ground_truth_and_the_actor_never_does(
         "warm_start.critic_epochs=1",
         timeout=600,
     )
-    assert (run / "final_model.zip").is_file()
+    # exported, it needs no ground truth: the manifest's env reads only the sensed data
+    from agents.export import export
+    from agents.runtime import OnnxController
+
+    onnx_controller = OnnxController(export(run))
+    assert onnx_controller.env_config.sensing.critic_truth is False
+    with TrafficSignalEnv(core_scenario, onnx_controller.env_config) as field:
+        obs, infos = field.reset(seed=2)
+        onnx_controller.reset(field, 2)
+        for _ in range(5):
+            obs, _, _, _, infos = field.step(onnx_controller.act(obs, infos))
+        assert field.obs_size == field.actor_obs_size
