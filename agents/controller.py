@@ -87,7 +87,9 @@ class PolicyController:
         if self.layout_free:
             from agents.networks import movement_shape
 
-            self._shape = movement_shape(self.config, size, env.dims.n_actions)
+            # the actor's part only: an evaluation may sense otherwise than the training did
+            # (its ``sensing`` replaces the run's, critic_truth included)
+            self._shape = movement_shape(self.config, env.actor_obs_size, env.dims.n_actions, truth=False)
         elif size != self.n_obs:
             raise ConfigError(
                 f"policy {self.model_path} expects observations of size {self.n_obs}, "

@@ -76,12 +76,13 @@ class CentralisedCriticPolicy(MaskableActorCriticPolicy):
         )
 
 
-def movement_shape(config: Any, obs_size: int, n_actions: int) -> MovementShape:
+def movement_shape(config: Any, obs_size: int, n_actions: int, truth: bool | None = None) -> MovementShape:
     """The layout of a ``movement`` observation of ``obs_size`` entries (with neighbour summaries
     after it when ``env.neighbour_obs``, and twice over with ``env.sensing.critic_truth``: the
-    actor's view, then the ground truth for the critic): the movements are what the other parts leave."""
+    actor's view, then the ground truth for the critic; ``truth`` overrides the config's, for an env
+    whose sensing differs from the training's): the movements are what the other parts leave."""
     context = NEIGHBOUR_FEATURES * MAX_NEIGHBOURS if config.env.neighbour_obs else 0
-    truth = bool(config.env.sensing.critic_truth)
+    truth = bool(config.env.sensing.critic_truth) if truth is None else truth
     if truth:
         obs_size //= 2
     rest = obs_size - 2 * n_actions - 1 - context

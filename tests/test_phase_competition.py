@@ -14,6 +14,7 @@ from tiny import train_tiny
 from agents.phase_competition import MovementShape, PhaseCompetition
 from core.errors import ConfigError
 from envs import TrafficSignalEnv
+from envs.config import make_env_config
 from envs.observations import MOVEMENT_FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,6 +208,19 @@ def test_the_asymmetric_critic_reads_the_ground_truth_and_the_actor_never_does(
         "warm_start.critic_epochs=1",
         timeout=600,
     )
+    # evaluated as trained (the truth copy read, the actor blind to it) and on lane sensors
+    from agents.controller import PolicyController
+
+    controller = PolicyController(run)
+    detectors = controller.env_config.model_copy(update={"sensing": {"model": "detectors"}})
+    for env_config in (controller.env_config, make_env_config(detectors.model_dump())):
+        with TrafficSignalEnv(core_scenario, env_config) as env:
+            obs, infos = env.reset(seed=3)
+            controller.reset(env, 3)
+            for _ in range(5):
+                actions = controller.act(obs, infos)
+                assert all(infos[a]["action_mask"][actions[a]] for a in actions)
+                obs, _, _, _, infos = env.step(actions)
     # exported, it needs no ground truth: the manifest's env reads only the sensed data
     from agents.export import export
     from agents.runtime import OnnxController
