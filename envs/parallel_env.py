@@ -435,15 +435,11 @@ class TrafficSignalEnv(ParallelEnv):
 
     def _observations(self) -> dict[str, np.ndarray]:
         own = self._actor_observations(self._batch)  # (A, actor_obs_size), rows in possible_agents order
-        if self.config.sensing.critic_truth and not self.config.critic_obs:  # [own sensed | own truth]
-            own = np.concatenate([own, self._actor_observations(self._truth)], axis=1)
-        elif self.config.critic_obs:  # the neighbours' own observations after the agent's
-            critic = own
-            if (
-                self.config.sensing.critic_truth
-            ):  # asymmetric critic: [own sensed | own truth | neighbours' truth]
-                critic = self._actor_observations(self._truth)
-                own = np.concatenate([own, critic], axis=1)
+        critic = own  # what the critic part is built from: the sensed view, or the ground truth
+        if self.config.sensing.critic_truth:  # asymmetric critic: [own sensed | own truth | ...]
+            critic = self._actor_observations(self._truth)
+            own = np.concatenate([own, critic], axis=1)
+        if self.config.critic_obs:  # the neighbours' own observations after the agent's
             ext = np.vstack([critic, np.zeros((1, critic.shape[1]), dtype=np.float32)])
             own = np.concatenate([own, ext[self._layout.neighbours].reshape(len(own), -1)], axis=1)
         index = self._agent_index

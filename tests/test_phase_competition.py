@@ -18,6 +18,16 @@ from envs.config import make_env_config
 from envs.observations import MOVEMENT_FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the tiny training's overrides for a phase-competition run (the env pads to each net itself)
+PHASE_COMPETITION = (
+    "env.observation=movement",
+    "ppo.policy=phase_competition",
+    "env.critic_obs=false",
+    "env.neighbour_obs=false",
+    "env.max_lanes=null",
+    "env.max_phases=null",
+    "warm_start.steps=60",
+)
 
 
 def _observations(scenario, steps: int = 15, **padding) -> tuple[TrafficSignalEnv, dict, dict]:
@@ -104,14 +114,8 @@ def test_one_trained_policy_runs_on_nets_of_other_shapes(
     junctions with it in one process, each with its own padding."""
     run = train_tiny(
         tmp_path,
-        "env.observation=movement",
-        "ppo.policy=phase_competition",
+        *PHASE_COMPETITION,
         "ppo.net_arch=[32]",
-        "env.critic_obs=false",
-        "env.neighbour_obs=false",
-        "env.max_lanes=null",
-        "env.max_phases=null",
-        "warm_start.steps=60",
         "warm_start.epochs=2",
         "warm_start.critic_epochs=1",
         timeout=600,
@@ -193,17 +197,11 @@ def test_the_asymmetric_critic_reads_the_ground_truth_and_the_actor_never_does(
     np.testing.assert_allclose(values.numpy(), values_truth.numpy(), atol=1e-6)  # only the copy counts
     run = train_tiny(
         tmp_path,
-        "env.observation=movement",
-        "ppo.policy=phase_competition",
+        *PHASE_COMPETITION,
         "ppo.net_arch=[16]",
-        "env.critic_obs=false",
-        "env.neighbour_obs=false",
-        "env.max_lanes=null",
-        "env.max_phases=null",
         "env.sensing.model=connected",
         "env.sensing.penetration_range=[0.1,1.0]",
         "env.sensing.critic_truth=true",
-        "warm_start.steps=60",
         "warm_start.epochs=1",
         "warm_start.critic_epochs=1",
         timeout=600,
