@@ -315,25 +315,27 @@ def _sweeps(config: EvalConfig) -> tuple[dict[str, dict[float, str]], list[str]]
 
 def sensing_markdown(config: EvalConfig, rows: list[dict[str, Any]], metric: str = "delay") -> str:
     """The ``sensing.md`` text: per scenario, ``metric`` (mean ± 95% CI) of each sweep line at each
-    penetration, then the references."""
+    penetration, then the references in a column of their own (they have no penetration: lane
+    sensors or SUMO's own detectors)."""
     lines, refs = _sweeps(config)
     idx = {(r["scenario"], r["controller"], r["metric"]): r for r in rows}
     ps = sorted({p for line in lines.values() for p in line})
     label, unit, _ = METRICS[metric]
     out = [f"# {label} ({unit}) against penetration", ""]
     for s in config.scenarios:
-        out += [f"## {s.label}", "", "| controller | " + " | ".join(f"p={100 * p:g}%" for p in ps) + " |"]
-        out.append("|---|" + "---|" * len(ps))
+        header = [f"p={100 * p:g}%" for p in ps] + ["reference (no penetration)"]
+        out += [f"## {s.label}", "", "| controller | " + " | ".join(header) + " |"]
+        out.append("|---|" + "---|" * len(header))
         for name, points in lines.items():
             cells = [
                 _pm(idx[k]["mean"], idx[k]["ci95"]) if (k := (s.label, points.get(p), metric)) in idx else "–"
                 for p in ps
             ]
-            out.append(f"| `{name}` | " + " | ".join(cells) + " |")
+            out.append(f"| `{name}` | " + " | ".join(cells) + " | |")
         for ref in refs:
             if (s.label, ref, metric) in idx:
                 r = idx[(s.label, ref, metric)]
-                out.append(f"| `{ref}` (reference) | {_pm(r['mean'], r['ci95'])} |" + " |" * (len(ps) - 1))
+                out.append(f"| `{ref}` (reference) |" + " |" * len(ps) + f" {_pm(r['mean'], r['ci95'])} |")
         out.append("")
     return "\n".join(out)
 
@@ -351,7 +353,7 @@ def _sensing_plots(
     folder.mkdir(parents=True, exist_ok=True)
     label, unit, _ = METRICS[metric]
     for s in config.scenarios:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, ax = plt.subplots(figsize=(9, 4.5))
         for i, (name, points) in enumerate(lines.items()):
             got = [
                 (p, idx[(s.label, c, metric)])
@@ -369,15 +371,26 @@ def _sensing_plots(
                     label=name,
                     color=f"C{i}",
                 )
+        # references: grey, one dash pattern each, their value written at the right edge (the sweep
+        # lines take the colour cycle, so a reference never shares a line's colour)
+        dashes = ["--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3))]
         for j, ref in enumerate(refs):
             if (s.label, ref, metric) in idx:
-                ax.axhline(
-                    idx[(s.label, ref, metric)]["mean"], ls="--", lw=1, color=f"C{len(lines) + j}", label=ref
+                y = idx[(s.label, ref, metric)]["mean"]
+                ax.axhline(y, ls=dashes[j % len(dashes)], lw=1, color=str(0.15 + 0.12 * (j % 5)), label=ref)
+                ax.annotate(
+                    f"{y:.1f}",
+                    (1.0, y),
+                    xycoords=("axes fraction", "data"),
+                    fontsize=7,
+                    xytext=(2, 0),
+                    textcoords="offset points",
+                    va="center",
                 )
         ax.set_xlabel("penetration of connected vehicles (%)")
         ax.set_ylabel(f"{label} ({unit})")
         ax.set_title(f"{s.label}: {label} against penetration (mean ± 95% CI over seeds)", fontsize=9)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.08, 1.0))
         fig.tight_layout()
         fig.savefig(folder / f"{s.label}_sensing.png", dpi=90)
         plt.close(fig)

@@ -191,7 +191,11 @@ def test_a_sensing_sweep_evaluates_and_reports(tmp_path, tmp_cache) -> None:
     assert delay["mp_p100"] == pytest.approx(delay["max_pressure"])  # 100% connected = the detectors
     assert delay["mp_p0"] != pytest.approx(delay["max_pressure"])  # blind: another trajectory
     table = (out / "sensing.md").read_text()
-    assert "| `mp` |" in table and "p=100%" in table and "`max_pressure` (reference)" in table
+    assert "| `mp` |" in table and "p=100%" in table
+    (ref_row,) = [line for line in table.splitlines() if "`max_pressure` (reference)" in line]
+    cells = [c.strip() for c in ref_row.strip("|").split("|")]
+    assert cells[1:3] == ["", ""]  # no value under a penetration: it has its own column
+    assert float(cells[3].split(" ")[0]) == pytest.approx(delay["max_pressure"], abs=0.06)
     (plot,) = (out / "plots").glob("*_sensing.png")
     assert plot.stat().st_size > 1000
     with pytest.raises(ConfigError, match="SUMO-native"):
