@@ -18,14 +18,15 @@ from core.errors import TSCError
 
 def _list(_: argparse.Namespace) -> None:
     from scenarios.catalogue import CATALOGUE
-    from scenarios.generator import DEFAULT_HORIZON, FAMILY_SUMMARIES, MAX_SIGNALS
+    from scenarios.generator import DEFAULT_HORIZON, FAMILY_SUMMARIES, MAX_SIGNALS, MIN_SIGNALS
 
     print(f"{'name':<20} {'signals':>7} {'horizon':>8}  summary")
     for e in CATALOGUE.values():
         print(f"{e.name:<20} {e.n_signals:>7} {e.horizon:>7.0f}s  {e.summary}")
     print("\nRandom networks (the seed picks the variant: python -m scenarios build NAME --seed K):")
     for family, summary in FAMILY_SUMMARIES.items():
-        print(f"{'generated:' + family:<20} {'2-' + str(MAX_SIGNALS):>7} {DEFAULT_HORIZON:>7.0f}s  {summary}")
+        signals = f"{MIN_SIGNALS.get(family, 2)}-{MAX_SIGNALS}"
+        print(f"{'generated:' + family:<20} {signals:>7} {DEFAULT_HORIZON:>7.0f}s  {summary}")
 
 
 def _build(args: argparse.Namespace) -> None:

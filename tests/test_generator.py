@@ -76,6 +76,17 @@ def test_two_processes_resolving_the_same_variant_at_once_share_one_entry(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == [Path(outs[0]).parent.name]  # no temporaries left
 
 
+def test_arterial_gives_isolated_junctions_and_short_arterials(tmp_path: Path) -> None:
+    nets = {k: variant("arterial", k).network for k in range(24)}
+    assert {n.ny for n in nets.values()} == {1} and {n.nx for n in nets.values()} == {1, 2, 3, 4}
+    single = next(k for k, n in nets.items() if n.nx == 1)
+    three = next(k for k, n in nets.items() if n.nx == 3)
+    for k, count in ((single, 1), (three, 3)):
+        sc = scenarios.resolve(f"generated:arterial:{k}", cache_dir=tmp_path, horizon=SHORT)
+        signals = read_net(sc.net_file).signals
+        assert len(signals) == count and all(s.n_greens >= 2 for s in signals)
+
+
 def test_mixed_picks_a_family_by_seed() -> None:
     picked = {variant("mixed", k).family for k in range(30)}
     assert picked == {"grid", "irregular", "spider"}
@@ -86,7 +97,7 @@ def test_mixed_picks_a_family_by_seed() -> None:
 @pytest.mark.parametrize(
     ("name", "match"),
     [
-        ("generated:hexagon", "'hexagon'.*grid, irregular, spider, mixed"),
+        ("generated:hexagon", "'hexagon'.*grid, irregular, spider, arterial, mixed"),
         ("generated:", "unknown generator family ''"),
         ("generated:grid:x", "seed 'x' is not a whole number"),
         ("generated:grid:1:2", "too many"),
