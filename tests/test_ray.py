@@ -153,7 +153,9 @@ class KillActor(BaseCallback):
         if self.n_calls == self.at_step:
             self.killed = self.venv.ray_workers.actors[0]
             ray.kill(self.killed)
-        if self.n_calls == self.at_step + 1:  # the step the dead actor could not answer
+        # The step the dead actor could not answer: ray.kill is asynchronous, so on a loaded
+        # machine the actor may still answer a step or two; the fault count says when it surfaced.
+        if self.killed is not None and not self.after and self.venv.faults:
             self.after = {k: np.array(self.locals[k]) for k in ("new_obs", "dones")}
         return True
 
