@@ -72,6 +72,7 @@ PEAK_PER_LANE = {
     "arterial": (100.0, 500.0),
 }
 MIN_SIGNALS = {"arterial": 1}  # usable signals of a variant; 2 for the other families
+GRID_SIZES = {"grid": ((2, 5), (2, 5)), "arterial": ((1, 4), (1, 1))}  # nx and ny ranges, by family
 FAMILY_SUMMARIES = {
     "grid": "2x2-5x5 grids, 150-600 m blocks, 1-3 lanes, lefts permitted/protected/split/8-phase",
     "irregular": "netgenerate --rand nets: T-, 4-, 5- and 6-arm junctions, 2-6 greens",
@@ -200,10 +201,11 @@ def variant(family: str, seed: int) -> Variant:
         return variant(rng.choice(MIXED_FROM), seed)
     speed = rng.choice((40.0, 50.0, 60.0))
     network: Network
-    if family in ("grid", "arterial"):
+    if family in GRID_SIZES:
+        (nx_low, nx_high), (ny_low, ny_high) = GRID_SIZES[family]
         network = GridVariant(
-            nx=rng.randint(2, 5) if family == "grid" else rng.randint(1, 4),
-            ny=rng.randint(2, 5) if family == "grid" else 1,
+            nx=rng.randint(nx_low, nx_high),
+            ny=rng.randint(ny_low, ny_high),
             block=float(rng.randrange(150, 601, 50)),
             attach=float(rng.randrange(150, 301, 50)),
             lanes=rng.randint(1, 3),
